@@ -1,0 +1,1 @@
+"""Documents: КП (proposal), Договор (contract), Счёт (invoice) as HTML preview and PDF."""
