@@ -21,14 +21,14 @@ def utcnow() -> datetime:
 
 def _ts(nullable: bool = False, default: bool = True) -> Any:
     return Field(
-        default_factory=utcnow if default else None,  # type: ignore[arg-type]
-        sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
+        default_factory=utcnow if default else None,
+        sa_type=sa.DateTime(timezone=True),
         nullable=nullable,
     )
 
 
 def _json(default: Any = dict) -> Any:
-    return Field(default_factory=default, sa_type=JSONB, nullable=False)  # type: ignore[call-overload]
+    return Field(default_factory=default, sa_type=JSONB, nullable=False)
 
 
 class Channel:
@@ -167,7 +167,7 @@ class Payment(SQLModel, table=True):
     lead_id: int = Field(foreign_key="leads.id", index=True)
     invoice_document_id: int | None = Field(default=None, foreign_key="documents.id")
     package: str
-    amount: Decimal = Field(sa_type=sa.Numeric(14, 2))  # type: ignore[call-overload]
+    amount: Decimal = Field(sa_type=sa.Numeric(14, 2))
     attempt: int = 1
     idempotence_key: str = Field(unique=True)
     provider_id: str | None = Field(default=None, index=True)
@@ -182,8 +182,8 @@ class Booking(SQLModel, table=True):
     __tablename__ = "bookings"
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id", index=True)
-    starts_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
-    ends_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+    starts_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    ends_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     status: str = "confirmed"  # confirmed | cancelled
     calendar_event_id: str | None = None
     created_at: datetime = _ts()

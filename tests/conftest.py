@@ -2,7 +2,8 @@
 
 Fixtures:
 - ``services``: (database_url, redis_url) of the embedded servers, migrated to head.
-- ``settings``: a ``Settings`` pointed at them, with a temp data dir; tests override fields with ``settings.model_copy``.
+- ``settings``: a ``Settings`` pointed at them, with a temp data dir;
+  tests override fields with ``settings.model_copy``.
 - ``engine`` / ``db``: a sync SQLAlchemy engine and a fresh session; ``clean_db`` truncates every table first.
 - ``redis_client``: a sync redis client on a flushed database; ``redis_url`` its URL.
 """

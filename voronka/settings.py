@@ -8,11 +8,10 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_JWT_SECRET = "change-me"  # refused when ENVIRONMENT=production
 
@@ -182,7 +181,7 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         path = self.DOCUMENTS_PATH
-        if not path.is_absolute() and self.DOCUMENTS_PATH == Path("data/documents"):
+        if not path.is_absolute() and Path("data/documents") == self.DOCUMENTS_PATH:
             return self.data_dir / "documents"
         return path.resolve()
 
@@ -216,7 +215,8 @@ class Settings(BaseSettings):
 
     def check_production(self) -> None:
         if self.is_production and self.JWT_SECRET_KEY in ("", DEFAULT_JWT_SECRET):
-            raise SettingsError("JWT_SECRET_KEY: в production нужен свой длинный секрет, значение по умолчанию запрещено")
+            raise SettingsError(
+                "JWT_SECRET_KEY: в production нужен свой длинный секрет, значение по умолчанию запрещено")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,86 @@
+"""One inbound message, end to end: understand → retrieve → decide → (price, document, integrate) → reply.
+
+``handle_inbound`` runs in a worker thread with a sync session. It locks the conversation, processes every earlier
+unprocessed message of it in order, writes replies as outbox rows, marks the messages processed and commits. It returns
+the outbox ids to deliver. Re-running it for a processed message writes nothing and returns its still-pending rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from db.engine import session_scope
+from db.models import Conversation, Lead, Message, Outbox, utcnow
+from pipelines.reply import OutgoingReply, write_replies
+from voronka.settings import Settings
+
+
+class MessageNotFound(Exception):
+    """The inbox row does not exist (never retried)."""
+
+
+@dataclass
+class PipelineDeps:
+    settings: Settings
+    engine: Engine
+    redis: Any = None  # redis.Redis (sync) for memory and notifications
+    llm: Any = None  # integrations.llm LLMRouter or None (offline)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TurnResult:
+    replies: list[OutgoingReply]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def handle_inbound(deps: PipelineDeps, message_id: int) -> list[int]:
+    with session_scope(deps.engine) as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise MessageNotFound(f"inbox message {message_id} not found")
+        conversation = session.exec(
+            select(Conversation).where(Conversation.id == message.conversation_id).with_for_update()).one()
+        session.refresh(message)
+        if message.processed_at is not None:
+            return _pending_outbox(session, conversation.id)
+        lead = session.exec(select(Lead).where(Lead.id == conversation.lead_id).with_for_update()).one()
+        backlog = session.exec(
+            select(Message).where(Message.conversation_id == conversation.id, Message.direction == "in",
+                                  col(Message.processed_at).is_(None), col(Message.id) <= message_id)
+            .order_by(col(Message.id))).all()
+        for inbound in backlog:
+            log = logger.bind(lead_id=lead.id, channel=conversation.channel, chat_id=conversation.id,
+                              message_id=inbound.id)
+            inbound.attempts += 1
+            turn = run_turn(deps, session, lead=lead, conversation=conversation, message=inbound)
+            write_replies(session, key_prefix=f"reply:{inbound.id}", lead_id=lead.id or 0,
+                          conversation_id=conversation.id or 0, channel=conversation.channel, replies=turn.replies)
+            inbound.processed_at = utcnow()
+            session.add(inbound)
+            log.info("message processed: {} replies", len(turn.replies))
+        conversation.updated_at = utcnow()
+        session.add(conversation)
+        session.flush()
+        return _pending_outbox(session, conversation.id)
+
+
+def _pending_outbox(session: Session, conversation_id: int | None) -> list[int]:
+    rows = session.exec(select(Outbox.id).where(Outbox.conversation_id == conversation_id,
+                                                Outbox.status == "pending").order_by(col(Outbox.id))).all()
+    return [int(r) for r in rows if r is not None]
+
+
+def run_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversation: Conversation,
+             message: Message) -> TurnResult:
+    """The stages for one client message. A manager holding the conversation silences the bot here."""
+    if lead.manager_hold:
+        return TurnResult(replies=[], notes={"silenced": "manager_hold"})
+    from pipelines.turn import decide_turn
+
+    return decide_turn(deps, session, lead=lead, conversation=conversation, message=message)

@@ -1,0 +1,12 @@
+"""Subcommands of later features (knowledge base, documents, channels, backups, admin, privacy).
+
+Each ``add_*`` registers its parser and returns {"<command>:<subcommand>" or "<command>": handler}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def add_parsers(sub: Any) -> dict[str, Any]:
+    return {}

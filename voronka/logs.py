@@ -1,0 +1,83 @@
+"""Loguru set-up: structured JSON lines, ids bound by callers (lead_id, channel, chat_id), personal data masked."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
+
+    from voronka.settings import Settings
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?<!\w)(?:\+7|8|7)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
+_TOKEN = re.compile(
+    r"(?i)(bearer\s+|(?<![a-z])(?:access_token|token|secret|password|api[_-]?key|secret_key)[\"']?\s*[=:]\s*[\"']?)"
+    r"[^\s\"'&,]+")
+_BOT_TOKEN = re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}")
+
+
+def mask(text: str) -> str:
+    """Hide e-mails, phone numbers, card-like numbers and tokens in a log line."""
+    text = _BOT_TOKEN.sub("***:***", text)
+    text = _TOKEN.sub(lambda m: m.group(1) + "***", text)
+    text = _EMAIL.sub("***@***", text)
+    text = _CARD.sub("[card]", text)
+    return _PHONE.sub("+7***", text)
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    return value
+
+
+def _json_sink(message: Any) -> None:
+    record: Record = message.record
+    payload = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "message": mask(record["message"]),
+        "module": record["name"],
+        "function": record["function"],
+        "line": record["line"],
+        **{k: _mask_value(v) for k, v in record["extra"].items()},
+    }
+    if record["exception"] is not None:
+        exc = record["exception"]
+        payload["exception"] = mask(f"{exc.type.__name__ if exc.type else ''}: {exc.value}")
+    sys.stderr.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+
+
+def _patch(record: Record) -> None:
+    record["message"] = mask(record["message"])
+
+
+def setup_logging(settings: Settings, *, process: str) -> None:
+    """Configure loguru once per process."""
+    logger.remove()
+    logger.configure(extra={"process": process}, patcher=_patch)
+    if settings.LOG_JSON:
+        logger.add(_json_sink, level=settings.LOG_LEVEL, enqueue=False)
+    else:
+        logger.add(sys.stderr, level=settings.LOG_LEVEL,
+                   format="<green>{time:HH:mm:ss.SSS}</green> {level: <7} [{extra[process]}] {name}: {message}")
+    if settings.LOG_FILE:
+        logger.add(settings.LOG_FILE, level=settings.LOG_LEVEL, serialize=True, rotation="500 MB",
+                   retention="10 days", enqueue=True)
+
+
+def setup_sentry(settings: Settings, *, process: str) -> bool:
+    if not settings.SENTRY_DSN:
+        return False
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=settings.SENTRY_DSN, environment=settings.ENVIRONMENT, send_default_pii=False,
+                    traces_sample_rate=0.0, server_name=process)
+    return True

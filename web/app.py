@@ -1,0 +1,75 @@
+"""The aiohttp app factory: ``create_app(settings, database_url=..., redis_url=...)``.
+
+Every opened resource (database pool, Redis, broker, notifier) lives in a cleanup context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import dramatiq
+from aiohttp import web
+from redis.asyncio import Redis
+
+from db.engine import make_async_engine
+from voronka.settings import Settings
+from web import keys
+from web.longpoll import SiteNotifier
+from web.middlewares import errors_middleware, security_headers_middleware
+
+
+def setup_middlewares(app: web.Application) -> None:
+    app.middlewares.append(security_headers_middleware)
+    app.middlewares.append(errors_middleware)
+
+
+def setup_routes(app: web.Application) -> None:
+    from web.routes import health, site_chat
+
+    health.setup(app)
+    site_chat.setup(app)
+
+
+def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> None:
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        engine = make_async_engine(app[keys.URLS]["database"], pool_size=20)
+        app[keys.DB] = engine
+        yield
+        await engine.dispose()
+
+    async def redis(app: web.Application) -> AsyncIterator[None]:
+        client = Redis.from_url(app[keys.URLS]["redis"])
+        app[keys.REDIS] = client
+        notifier = SiteNotifier(client)
+        app[keys.NOTIFIER] = notifier
+        await notifier.start()
+        yield
+        await notifier.stop()
+        await client.aclose()
+
+    async def message_broker(app: web.Application) -> AsyncIterator[None]:
+        if broker is not None:
+            app[keys.BROKER] = broker
+            yield
+            return
+        from workers.broker import setup_broker
+
+        created = setup_broker(app[keys.SETTINGS], database_url=app[keys.URLS]["database"],
+                               redis_url=app[keys.URLS]["redis"])
+        app[keys.BROKER] = created
+        yield
+        created.close()
+
+    app.cleanup_ctx.extend([database, redis, message_broker])
+
+
+def create_app(settings: Settings, *, database_url: str, redis_url: str,
+               broker: dramatiq.Broker | None = None) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.URLS] = {"database": database_url, "redis": redis_url}
+    app[keys.EXTRAS] = {}
+    setup_middlewares(app)
+    setup_resources(app, broker)
+    setup_routes(app)
+    return app

@@ -1,0 +1,156 @@
+"""The site chat API — a public contract used by the widget and automated dialog checks. Keep it stable.
+
+POST /api/v1/site/messages  {"session_id", "text"} | {"session_id", "callback"} [, "client_message_id"] → 202
+GET  /api/v1/site/messages?session_id=..&after=<id>&wait=<0..25>                                      → 200
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from db.models import Conversation, Message
+from pipelines.inbox import Inbound, record_inbound
+from voronka.errors import PayloadTooLarge, ValidationError
+from web import keys
+from web.jsonutil import json_response
+from workers.enqueue import enqueue
+
+SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_WAIT_SECONDS = 25.0
+RECHECK_SECONDS = 2.0  # long-polls re-read the database this often even without a notification
+
+messages_t = Message.__table__  # type: ignore[attr-defined]
+conversations_t = Conversation.__table__  # type: ignore[attr-defined]
+
+
+async def read_json(request: web.Request, *, max_bytes: int) -> dict[str, Any]:
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge("Сообщение слишком длинное. Пожалуйста, сократите его.", field="text")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValidationError("Тело запроса должно быть корректным JSON", field=None, code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise ValidationError("Ожидается JSON-объект", field=None, code="invalid_json")
+    return body
+
+
+def validate_session_id(value: Any) -> str:
+    if not isinstance(value, str) or not SESSION_RE.match(value):
+        raise ValidationError("session_id: 1–64 символа A-Z, a-z, 0-9, _ или -", field="session_id")
+    return value
+
+
+def parse_post(body: dict[str, Any], max_length: int) -> tuple[str, str, str | None, str | None]:
+    """(session_id, kind, text_or_callback, client_message_id)."""
+    session_id = validate_session_id(body.get("session_id"))
+    text, callback = body.get("text"), body.get("callback")
+    if (text is None) == (callback is None):
+        raise ValidationError("Нужно передать либо text, либо callback", field="text")
+    client_message_id = body.get("client_message_id")
+    if client_message_id is not None and (not isinstance(client_message_id, str)
+                                          or not CLIENT_ID_RE.match(client_message_id)):
+        raise ValidationError("client_message_id: 1–64 символа", field="client_message_id")
+    if text is not None:
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError("Текст сообщения не может быть пустым", field="text")
+        if len(text) > max_length:
+            raise PayloadTooLarge(f"Сообщение слишком длинное: не больше {max_length} символов. "
+                                  "Пожалуйста, сократите его или разбейте на несколько.", field="text")
+        return session_id, "text", text, client_message_id
+    if not isinstance(callback, str) or not 1 <= len(callback) <= 64:
+        raise ValidationError("callback: строка 1–64 символа", field="callback")
+    return session_id, "callback", callback, client_message_id
+
+
+async def post_message(request: web.Request) -> web.Response:
+    settings = request.app[keys.SETTINGS]
+    # JSON escapes may triple a Cyrillic text's size: allow for it, then check the decoded length exactly.
+    body = await read_json(request, max_bytes=settings.MAX_MESSAGE_LENGTH * 12 + 1024)
+    session_id, kind, value, client_message_id = parse_post(body, settings.MAX_MESSAGE_LENGTH)
+    inbound = Inbound(
+        channel="site", external_chat_id=session_id, external_user_id=session_id,
+        external_id=f"{session_id}:{client_message_id}" if client_message_id else None,
+        text=value if kind == "text" and value else "", kind=kind,
+        payload={"callback": value} if kind == "callback" else {},
+    )
+    async with request.app[keys.DB].begin() as conn:
+        recorded = await record_inbound(conn, inbound)
+    if not recorded.duplicate:
+        enqueue(request.app[keys.BROKER], "inbound.handle", recorded.message_id, lead_id=recorded.lead_id)
+    return json_response({"message_id": recorded.message_id}, status=202)
+
+
+def _parse_get(request: web.Request) -> tuple[str, int, float]:
+    session_id = validate_session_id(request.query.get("session_id"))
+    try:
+        after = int(request.query.get("after", "0") or 0)
+        if after < 0:
+            raise ValueError
+    except ValueError:
+        raise ValidationError("after: неотрицательное целое число", field="after") from None
+    try:
+        wait = float(request.query.get("wait", "0") or 0)
+        if not 0 <= wait <= MAX_WAIT_SECONDS:
+            raise ValueError
+    except ValueError:
+        raise ValidationError("wait: число секунд от 0 до 25", field="wait") from None
+    return session_id, after, wait
+
+
+def _present(row: Any) -> dict[str, Any]:
+    payload = row.payload or {}
+    role = "client" if row.direction == "in" else row.role
+    text = row.text
+    if row.direction == "in" and row.kind == "callback":
+        text = payload.get("label") or text
+    return {
+        "id": row.id, "role": role, "text": text,
+        "buttons": payload.get("buttons", []) if row.direction == "out" else [],
+        "attachments": payload.get("attachments", []) if row.direction == "out" else [],
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+async def fetch_messages(request: web.Request, session_id: str, after: int, limit: int = 100) -> list[dict[str, Any]]:
+    query = (
+        sa.select(messages_t.c.id, messages_t.c.direction, messages_t.c.role, messages_t.c.kind, messages_t.c.text,
+                  messages_t.c.payload, messages_t.c.created_at)
+        .join(conversations_t, conversations_t.c.id == messages_t.c.conversation_id)
+        .where(conversations_t.c.channel == "site", conversations_t.c.external_chat_id == session_id,
+               messages_t.c.id > after,
+               sa.or_(messages_t.c.direction == "in", messages_t.c.role.in_(("assistant", "manager"))))
+        .order_by(messages_t.c.id).limit(limit)
+    )
+    async with request.app[keys.DB].connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [_present(r) for r in rows]
+
+
+async def get_messages(request: web.Request) -> web.Response:
+    session_id, after, wait = _parse_get(request)
+    deadline = time.monotonic() + wait
+    notifier = request.app[keys.NOTIFIER]
+    while True:
+        found = await fetch_messages(request, session_id, after)
+        # A long-poll returns as soon as there is something the visitor has not seen from the assistant/manager.
+        fresh = [m for m in found if m["role"] != "client"] if wait else found
+        remaining = deadline - time.monotonic()
+        if fresh or remaining <= 0:
+            return json_response({"messages": found})
+        await notifier.wait(session_id, min(remaining, RECHECK_SECONDS))
+        await asyncio.sleep(0)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/api/v1/site/messages", post_message)
+    app.router.add_get("/api/v1/site/messages", get_messages)

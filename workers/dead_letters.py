@@ -1,0 +1,54 @@
+"""Middleware recording a job that failed for good (retries exhausted or a non-retryable error) with its lead id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from loguru import logger
+from sqlalchemy import Engine
+
+from db.engine import make_engine, session_scope
+from db.models import FailedJob
+
+
+class DeadLetters(dramatiq.Middleware):
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.database_url, pool_size=2)
+        return self._engine
+
+    def after_process_message(self, broker: dramatiq.Broker, message: Any, *,  # a MessageProxy
+                              result: Any = None, exception: BaseException | None = None) -> None:
+        if exception is None:
+            return
+        actor = broker.get_actor(message.actor_name)
+        throws = actor.options.get("throws") or ()
+        retries = message.options.get("retries", 0)
+        max_retries = message.options.get("max_retries", actor.options.get("max_retries", 3))
+        gave_up = isinstance(exception, throws) or retries >= max_retries
+        if not gave_up:
+            return
+        self.record(message, exception)
+
+    def record(self, message: dramatiq.Message[Any], exception: BaseException) -> None:
+        lead_id = message.options.get("lead_id")
+        try:
+            with session_scope(self.engine) as session:
+                session.add(FailedJob(actor=message.actor_name, queue=message.queue_name,
+                                      message_id=message.message_id, args=list(message.args),
+                                      lead_id=lead_id, error=f"{type(exception).__name__}: {exception}"[:2000]))
+        except Exception:
+            logger.exception("could not record failed job {}", message.message_id)
+            raise
+        logger.bind(lead_id=lead_id).error("job {} failed for good: {}", message.actor_name, type(exception).__name__)
+        on_give_up = message.options.get("on_give_up")
+        if on_give_up:
+            broker = dramatiq.get_broker()
+            broker.enqueue(dramatiq.Message(queue_name="integrate", actor_name=on_give_up,
+                                            args=(message.message_id,), kwargs={}, options={}))
