@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     VORONKA_WORKER_PROCESSES: int = Field(1, ge=1, le=32)
     VORONKA_WORKER_THREADS: int = Field(8, ge=1, le=64)
     VORONKA_INBOX_SWEEP_SECONDS: int = Field(30, ge=1)  # an inbox row older than this and not processed is re-enqueued
-    VORONKA_ACK_TIMEOUT_SECONDS: int = Field(20, ge=5)  # a killed worker's message is redelivered after this
+    VORONKA_ACK_TIMEOUT_SECONDS: int = Field(20, ge=2)  # a killed worker's message is redelivered after this
+    VORONKA_FAULT_PIPELINE_DELAY: float = Field(0.0, ge=0)  # fault injection for tests: hold each job this long
 
     # --- storage ------------------------------------------------------------------------------
     DATABASE_URL: str = ""  # empty: embedded PostgreSQL in VORONKA_DATA_DIR
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     OPENROUTER_MODEL: str = "openai/gpt-4o-mini"
     LLM_FIRST_TOKEN_SECONDS: float = Field(3.0, gt=0)
     LLM_COOLDOWN_SECONDS: int = Field(60, ge=0)
+    KB_EMBEDDER: Literal["auto", "offline", "openai"] = "auto"  # knowledge base vectors; auto = openai with a key
 
     # --- Avito --------------------------------------------------------------------------------
     AVITO_API_URL: str = "https://api.avito.ru"
