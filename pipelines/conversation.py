@@ -7,6 +7,7 @@ the outbox ids to deliver. Re-running it for a processed message writes nothing 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,8 @@ def handle_inbound(deps: PipelineDeps, message_id: int) -> list[int]:
         if message.processed_at is not None:
             return _pending_outbox(session, conversation.id)
         lead = session.exec(select(Lead).where(Lead.id == conversation.lead_id).with_for_update()).one()
+        if deps.settings.VORONKA_FAULT_PIPELINE_DELAY:
+            time.sleep(deps.settings.VORONKA_FAULT_PIPELINE_DELAY)  # fault-injection knob used by the kill -9 test
         backlog = session.exec(
             select(Message).where(Message.conversation_id == conversation.id, Message.direction == "in",
                                   col(Message.processed_at).is_(None), col(Message.id) <= message_id)

@@ -11,7 +11,6 @@ Fixtures:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,9 @@ import redis as redis_lib
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+from db.embedded import ensure_runtime_dir
+
+ensure_runtime_dir()
 
 
 @pytest.fixture(scope="session")
@@ -109,3 +110,6 @@ def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+pytest_plugins = ["tests.support.web_fixtures"]

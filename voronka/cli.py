@@ -4,7 +4,6 @@ embedded servers of ``VORONKA_DATA_DIR`` (joining a running ``voronka run`` or s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -153,7 +152,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 def main(argv: list[str] | None = None) -> int:
     parser, handlers = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    from db.embedded import ensure_runtime_dir
+
+    ensure_runtime_dir()
     try:
         overrides: dict[str, Any] = {}
         if getattr(args, "port", None):

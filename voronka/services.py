@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ def service_urls(settings: Settings, *, own: bool = False) -> Iterator[ServiceUr
     if database_url and redis_url:
         yield ServiceUrls(database_url, redis_url)
         return
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     embedded = EmbeddedServices(settings.data_dir)
     if own:
         embedded.data_dir.mkdir(parents=True, exist_ok=True)
