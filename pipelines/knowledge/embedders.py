@@ -1,0 +1,181 @@
+"""Embedders: one interface, an offline default and OpenAI ``text-embedding-3-small``.
+
+The offline embedder needs no network and no model files. A text becomes three groups of hashed features:
+
+- lemmas of its content words (pymorphy3) — «стоимости», «стоимость» are one feature;
+- concepts of the domain lexicon (``lexicon.CONCEPTS``) — «сколько стоит» and «цена» share the ``price`` concept;
+- character 3- and 4-grams of every word — a typo («стоимост», «интергация») still shares most of its n-grams.
+
+Each group is L2-normalised on its own, weighted, summed and projected by signed feature hashing into ``dim``
+dimensions, then L2-normalised again (cosine = dot product). The result is deterministic across processes and
+machines (blake2b, not Python's salted ``hash``).
+
+Dimension: 384 by default. The knowledge base is a few hundred chunks; 384 signed-hash buckets keep collisions low
+for that vocabulary while HNSW at 100 k chunks stays well inside 50 ms per search (see ``benchmarks/rag.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from pipelines.knowledge.lexicon import concepts_of
+from pipelines.knowledge.text import STOPWORDS, lemma, words
+
+if TYPE_CHECKING:
+    from voronka.settings import Settings
+
+OFFLINE_NAME = "offline-hash-v1"
+OFFLINE_DIM = 384
+OPENAI_NAME = "openai-text-embedding-3-small"
+OPENAI_DIM = 1536
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors of a fixed dimension; ``name`` identifies the vector space."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+@lru_cache(maxsize=500_000)
+def _bucket(feature: str, dim: int) -> tuple[int, float]:
+    digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+    value = int.from_bytes(digest, "little")
+    return value % dim, (1.0 if (value >> 63) & 1 else -1.0)
+
+
+@lru_cache(maxsize=200_000)
+def _ngrams(word: str) -> tuple[str, ...]:
+    padded = f"#{word}#"
+    grams: list[str] = []
+    for n in (3, 4):
+        grams.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
+    return tuple(grams) or (padded,)
+
+
+class OfflineEmbedder:
+    """Hashed lemma + concept + character n-gram features; deterministic, no network."""
+
+    LEMMA_WEIGHT = 1.0
+    CONCEPT_WEIGHT = 0.8
+    NGRAM_WEIGHT = 0.7
+
+    def __init__(self, dim: int = OFFLINE_DIM) -> None:
+        if dim < 32:
+            raise ValueError("dim must be at least 32")
+        self.dim = dim
+        self.name = OFFLINE_NAME if dim == OFFLINE_DIM else f"{OFFLINE_NAME}-d{dim}"
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [self.vector(text).tolist() for text in texts]
+
+    def vector(self, text: str) -> np.ndarray:
+        toks = words(text)
+        all_lemmas = [lemma(t) for t in toks]
+        content = [(t, lem) for t, lem in zip(toks, all_lemmas, strict=True)
+                   if (lem not in STOPWORDS and t not in STOPWORDS and len(lem) > 1) or lem.isdigit()]
+        lemma_counts = Counter(lem for _, lem in content)
+        concept_counts = Counter(concepts_of(all_lemmas))
+        gram_counts: defaultdict[str, float] = defaultdict(float)
+        for tok, _ in content:
+            grams = _ngrams(tok)
+            share = 1.0 / math.sqrt(len(grams))
+            for g in grams:
+                gram_counts[g] += share
+        out = np.zeros(self.dim, dtype=np.float64)
+        for prefix, counts, weight in (("w:", lemma_counts, self.LEMMA_WEIGHT),
+                                       ("c:", concept_counts, self.CONCEPT_WEIGHT),
+                                       ("g:", gram_counts, self.NGRAM_WEIGHT)):
+            if counts:
+                self._add(out, prefix, counts, weight)
+        norm = float(np.linalg.norm(out))
+        if norm == 0.0:
+            out[0] = 1.0  # an empty text still gets a valid unit vector (pgvector rejects zero cosine)
+            return out
+        return out / norm
+
+    def _add(self, out: np.ndarray, prefix: str, counts: Mapping[str, float], weight: float) -> None:
+        group = np.zeros(self.dim, dtype=np.float64)
+        for feature, count in counts.items():
+            idx, sign = _bucket(prefix + feature, self.dim)
+            group[idx] += sign * (1.0 + math.log(count)) if count >= 1 else sign * count
+        norm = float(np.linalg.norm(group))
+        if norm:
+            out += weight * group / norm
+
+
+class OpenAIEmbedderAdapter:
+    """``text-embedding-3-small`` (1536 dims) through ``integrations.llm.embeddings.OpenAIEmbedder``.
+
+    The client (timeouts, retries, typed errors, content cache) belongs to integrations/ and is async; this adapter
+    gives it the synchronous knowledge-base ``Embedder`` shape by running it on a private event loop in a daemon
+    thread (so it also works when called from code that already runs an event loop).
+    """
+
+    name = OPENAI_NAME
+    dim = OPENAI_DIM
+
+    def __init__(self, client: Any) -> None:
+        self._client = client  # an OpenAIEmbedder (anything with ``async embed(texts)``)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, cache: Any = None) -> OpenAIEmbedderAdapter:
+        """``NotConfigured`` without ``OPENAI_API_KEY``."""
+        from integrations.llm.embeddings import OpenAIEmbedder
+
+        return cls(OpenAIEmbedder.from_settings(settings, cache=cache))
+
+    def _runner(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="kb-openai-embedder", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        future = asyncio.run_coroutine_threadsafe(self._client.embed(texts), self._runner())
+        vectors = [list(map(float, v)) for v in future.result()]
+        for vec in vectors:
+            if len(vec) != self.dim:
+                raise ValueError(f"expected {self.dim}-dim embeddings, got {len(vec)}")
+        return vectors
+
+    def close(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        aclose = getattr(self._client, "aclose", None)
+        if aclose is not None:
+            asyncio.run_coroutine_threadsafe(aclose(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+        self._loop = self._thread = None
+
+
+def make_embedder(settings: Settings, *, cache: Any = None) -> Embedder:
+    """The configured embedder: ``KB_EMBEDDER`` = offline | openai | auto (OpenAI when ``OPENAI_API_KEY`` is set).
+
+    ``cache`` (a sync Redis client or a dict) keeps OpenAI vectors by content hash, so re-ingesting costs nothing.
+    """
+    choice = getattr(settings, "KB_EMBEDDER", "auto")
+    if choice == "openai" or (choice == "auto" and settings.OPENAI_API_KEY):
+        return OpenAIEmbedderAdapter.from_settings(settings, cache=cache)
+    return OfflineEmbedder()
