@@ -137,7 +137,6 @@ async def request_with_retries(
     json_body: Any = None,
     data: Any = None,
     params: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
 ) -> HttpResponse:
     """Send a request, retrying what is worth retrying; return the first response ``ok`` accepts.
 
@@ -155,7 +154,7 @@ async def request_with_retries(
         error: UpstreamError
         try:
             async with session.request(
-                method, url, headers=headers, json=json_body, data=data, params=params, auth=auth,
+                method, url, headers=headers, json=json_body, data=data, params=params,
                 timeout=timeout, allow_redirects=False,
             ) as resp:
                 body = await resp.read()
