@@ -54,8 +54,9 @@ async def test_oversize_message_is_413_in_russian(client, engine, settings) -> N
 
 
 async def test_get_validates_its_query(client) -> None:  # type: ignore[no-untyped-def]
-    for params, field in (({}, "session_id"), ({"session_id": "s1", "wait": "99"}, "wait"),
-                          ({"session_id": "s1", "after": "-1"}, "after"), ({"session_id": "s1", "after": "x"}, "after")):
+    cases = (({}, "session_id"), ({"session_id": "s1", "wait": "99"}, "wait"),
+             ({"session_id": "s1", "after": "-1"}, "after"), ({"session_id": "s1", "after": "x"}, "after"))
+    for params, field in cases:
         response = await client.get("/api/v1/site/messages", params=params)
         assert response.status == 422
         assert (await response.json())["error"]["field"] == field
