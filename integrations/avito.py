@@ -3,10 +3,10 @@
 Paths and shapes follow /work/shared/contracts/avito.md. Everything is explicit: the aiohttp session,
 the Redis client and the ``sleep`` used between retries are passed in, so tests point the client at a fake.
 
-Retries: 429 and 5xx (and connection failures) are retried up to ``max_retries`` times, waiting
-``Retry-After`` when the answer has it, else 1 s, 2 s, 4 s (+-20 % jitter). A 401/403 forces one token
-refresh and one more try. Other 4xx answers raise ``UpstreamError(retryable=False)`` with the message from
-Avito's error body.
+Retries (through ``integrations.http.request_with_retries``): 429, 5xx and connection failures are retried
+up to ``max_retries`` times, waiting ``Retry-After`` when the answer has it, else 1 s, 2 s, 4 s (+-20 %
+jitter). A 401/403 forces one token refresh and one more try. Other 4xx answers raise
+``UpstreamError(retryable=False)`` with the message from Avito's error body.
 """
 
 from __future__ import annotations
@@ -14,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import LockError
 
+from integrations.http import RETRYABLE_STATUSES, HttpResponse, RetryPolicy, request_with_retries
 from integrations.text_split import split_text
 from voronka.errors import NotConfigured, UpstreamError, ValidationError
 from voronka.settings import Settings
@@ -62,28 +65,13 @@ class AvitoConfig:
 
 
 @dataclass(frozen=True)
-class _Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+class AvitoRetryPolicy(RetryPolicy):
+    """The contract's backoff: 1 s, 2 s, 4 s (doubling, capped at ``max_delay``), each +-20 % jitter."""
 
-    def json(self) -> Any:
-        if not self.body:
-            return None
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
+    base_delay: float = 1.0
 
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        return None
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        return min(self.max_delay, self.base_delay * (2**attempt)) * (rng or random).uniform(0.8, 1.2)
 
 
 def error_message(body: Any, status: int) -> str:
@@ -104,6 +92,17 @@ def error_message(body: Any, status: int) -> str:
         if body.get("message"):
             return str(body["message"])
     return f"HTTP {status}"
+
+
+def _classify(response: HttpResponse) -> UpstreamError:
+    status = response.status
+    return UpstreamError(
+        f"Avito: {error_message(response.json_or_none(), status)}",
+        service=SERVICE,
+        retryable=status in RETRYABLE_STATUSES or status >= 500,
+        status_code=status,
+        retry_after=response.retry_after,
+    )
 
 
 class AvitoClient:
@@ -129,6 +128,8 @@ class AvitoClient:
         self._redis = redis
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._policy = AvitoRetryPolicy(max_retries=self.config.max_retries,
+                                        max_retry_after=MAX_RETRY_AFTER_SECONDS)
         self._timeout = timeout
         self._lock_timeout = lock_timeout
         self.token_key = f"{key_prefix}:token"
@@ -223,7 +224,7 @@ class AvitoClient:
             "client_secret": self.config.client_secret,
         }
         response = await self._send("POST", "/token", op="token", data=form, authorize=False)
-        body = response.json()
+        body = response.json_or_none()
         if not isinstance(body, dict) or not body.get("access_token"):
             raise UpstreamError("Avito: ответ /token без access_token", service=SERVICE, retryable=True,
                                 status_code=response.status)
@@ -237,10 +238,6 @@ class AvitoClient:
     # ----------------------------------------------------------------------------------------------
     # transport
     # ----------------------------------------------------------------------------------------------
-    def _backoff(self, attempt: int) -> float:
-        base = float(2**attempt)  # 1, 2, 4 s
-        return base * self._rng.uniform(0.8, 1.2)
-
     async def _send(
         self,
         method: str,
@@ -249,76 +246,41 @@ class AvitoClient:
         op: str,
         json_body: Any = None,
         data: Any = None,
-        params: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
+        query: Sequence[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
         authorize: bool = True,
         retry: bool = True,
-        idempotent: bool = True,
-    ) -> _Response:
-        """One logical call. ``op`` names it in logs (paths hold chat ids, which we keep out of logs)."""
+    ) -> HttpResponse:
+        """One logical call: 429/5xx retried by ``request_with_retries``; 401/403 refreshes the token once."""
         url = self._base + path
-        attempt = 0
+        if query:
+            url += "?" + urlencode(list(query))
+        policy = self._policy if retry else replace(self._policy, max_retries=0)
         auth_retried = False
         while True:
-            headers: dict[str, str] = {"Accept": "application/json"}
+            request_headers = {"Accept": "application/json", **(headers or {})}
             token: str | None = None
             if authorize:
                 token = await self.get_token()
-                headers["Authorization"] = f"Bearer {token}"
-            payload = data() if callable(data) else data
+                request_headers["Authorization"] = f"Bearer {token}"
             try:
-                async with self._session.request(method, url, json=json_body, data=payload, params=params,
-                                                 headers=headers, timeout=self._timeout,
-                                                 allow_redirects=False) as resp:
-                    response = _Response(resp.status, resp.headers, await resp.read())
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                # A request that may have reached Avito is not repeated here when it is not idempotent (a sent
-                # message would be duplicated); the queue decides after checking.
-                never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-                error = UpstreamError(f"Avito: {type(exc).__name__} ({op})", service=SERVICE, retryable=True)
-                if not retry or attempt >= self.config.max_retries or not (idempotent or never_sent):
-                    logger.warning("avito {} failed: {}", op, type(exc).__name__)
-                    raise error from exc
-                delay = self._backoff(attempt)
-                logger.info("avito {}: {} — retry {}/{} in {:.2f}s", op, type(exc).__name__, attempt + 1,
-                            self.config.max_retries, delay)
-                await self._sleep(delay)
-                attempt += 1
-                continue
-
-            status = response.status
-            if 200 <= status < 300:
-                return response
-            message = error_message(response.json(), status)
-            if authorize and status in (401, 403) and not auth_retried:
-                logger.info("avito {}: HTTP {} — refreshing the token and trying once more", op, status)
+                return await request_with_retries(
+                    self._session, method, url, service=SERVICE, classify=_classify, policy=policy,
+                    sleep=self._sleep, timeout=self._timeout, rng=self._rng, headers=request_headers,
+                    json_body=json_body, data=data,
+                )
+            except UpstreamError as exc:
+                if not (authorize and exc.status_code in (401, 403) and not auth_retried):
+                    raise
+                logger.info("avito {}: HTTP {} — refreshing the token and trying once more", op,
+                            exc.status_code)
                 auth_retried = True
                 await self.refresh_token(force=True, rejected=token)
-                continue
-            if status == 429 or status >= 500:
-                retry_after = _retry_after(response.headers)
-                error = UpstreamError(f"Avito: {message}", service=SERVICE, retryable=True,
-                                      status_code=status, retry_after=retry_after)
-                if not retry or attempt >= self.config.max_retries:
-                    logger.warning("avito {} failed for good after {} attempt(s): HTTP {}", op, attempt + 1,
-                                   status)
-                    raise error
-                if retry_after is not None and retry_after > MAX_RETRY_AFTER_SECONDS:
-                    logger.warning("avito {}: Retry-After {}s is too long to wait in-process", op,
-                                   retry_after)
-                    raise error
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
-                logger.info("avito {}: HTTP {} — retry {}/{} in {:.2f}s", op, status, attempt + 1,
-                            self.config.max_retries, delay)
-                await self._sleep(delay)
-                attempt += 1
-                continue
-            logger.warning("avito {} rejected: HTTP {}", op, status)
-            raise UpstreamError(f"Avito: {message}", service=SERVICE, retryable=False, status_code=status)
 
     async def _call(self, method: str, path: str, *, op: str, **kwargs: Any) -> Any:
         self._require_config()
         response = await self._send(method, path, op=op, **kwargs)
-        return response.json()
+        return response.json_or_none()
 
     @property
     def _account(self) -> str:
@@ -336,7 +298,7 @@ class AvitoClient:
         for part in parts:
             body = {"message": {"text": part}, "type": "text"}
             answer = await self._call("POST", f"{self._account}/chats/{chat_id}/messages", op="send_text",
-                                      json_body=body, idempotent=False)
+                                      json_body=body)
             sent.append(answer if isinstance(answer, dict) else {})
         return sent
 
@@ -369,7 +331,7 @@ class AvitoClient:
         if item_ids:
             params.append(("item_ids", ",".join(str(i) for i in item_ids)))
         answer = await self._call("GET", f"/messenger/v2/accounts/{self.config.user_id}/chats",
-                                  op="list_chats", params=params)
+                                  op="list_chats", query=params)
         chats = answer.get("chats") if isinstance(answer, dict) else None
         return list(chats or [])
 
@@ -379,7 +341,7 @@ class AvitoClient:
         answer = await self._call(
             "GET", f"/messenger/v3/accounts/{self.config.user_id}/chats/{chat_id}/messages/",
             op="get_messages",
-            params={"limit": str(limit), "offset": str(offset)},
+            query=[("limit", str(limit)), ("offset", str(offset))],
         )
         if isinstance(answer, dict):
             answer = answer.get("messages")
@@ -389,21 +351,16 @@ class AvitoClient:
         if not voice_ids:
             return {}
         answer = await self._call("GET", f"{self._account}/getVoiceFiles", op="get_voice_urls",
-                                  params=[("voice_ids", str(v)) for v in voice_ids])
+                                  query=[("voice_ids", str(v)) for v in voice_ids])
         urls = answer.get("voices_urls") if isinstance(answer, dict) else None
         return {str(k): str(v) for k, v in (urls or {}).items()}
 
     async def upload_image(self, data: bytes, *, filename: str = "image.jpg",
                            content_type: str = "image/jpeg") -> str:
         """Upload an image for ``send_image``; returns its ``image_id``."""
-
-        def form() -> aiohttp.FormData:  # a FormData is consumed by a request: build one per attempt
-            fd = aiohttp.FormData()
-            fd.add_field("uploadfile[]", data, filename=filename, content_type=content_type)
-            return fd
-
-        answer = await self._call("POST", f"{self._account}/uploadImages", op="upload_image", data=form,
-                                  idempotent=False)
+        body, content_type_header = _multipart("uploadfile[]", data, filename, content_type)
+        answer = await self._call("POST", f"{self._account}/uploadImages", op="upload_image", data=body,
+                                  headers={"Content-Type": content_type_header})
         if not isinstance(answer, dict) or not answer:
             raise UpstreamError("Avito: пустой ответ на загрузку изображения", service=SERVICE,
                                 retryable=False)
@@ -411,7 +368,7 @@ class AvitoClient:
 
     async def send_image(self, chat_id: str, image_id: str) -> dict[str, Any]:
         answer = await self._call("POST", f"{self._account}/chats/{chat_id}/messages/image", op="send_image",
-                                  json_body={"image_id": image_id}, idempotent=False)
+                                  json_body={"image_id": image_id})
         return answer if isinstance(answer, dict) else {}
 
     async def delete_message(self, chat_id: str, message_id: str) -> None:
@@ -442,8 +399,8 @@ class AvitoClient:
     # ----------------------------------------------------------------------------------------------
     async def list_items(self, page: int = 1, per_page: int = 25,
                          status: str = "active") -> list[dict[str, Any]]:
-        answer = await self._call("GET", "/core/v1/items", op="list_items",
-                                  params={"page": str(page), "per_page": str(per_page), "status": status})
+        query = [("page", str(page)), ("per_page", str(per_page)), ("status", status)]
+        answer = await self._call("GET", "/core/v1/items", op="list_items", query=query)
         resources = answer.get("resources") if isinstance(answer, dict) else None
         return list(resources or [])
 
@@ -476,6 +433,15 @@ class AvitoClient:
         answer = await self._call("POST", f"/core/v1/items/{item_id}/update_price", op="update_price",
                                   json_body={"price": int(price)}, retry=False)
         return answer if isinstance(answer, dict) else {}
+
+
+def _multipart(name: str, data: bytes, filename: str, content_type: str) -> tuple[bytes, str]:
+    """A one-file multipart body as bytes (unlike ``aiohttp.FormData`` it can be sent again on a retry)."""
+    boundary = secrets.token_hex(16)
+    safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "") or "file"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{safe_name}\"\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 # ----------------------------------------------------------------------------------------------
