@@ -332,11 +332,11 @@ def calculate(brief: Brief, rates: RateTable) -> QuoteResult:
         base = rates.base_price(brief.product, code)
         price = _price(base, coefficients)
         includes = [*PACKAGE_INCLUDES[brief.product][code], HOSTING_INCLUDES[hosting], SLA_INCLUDES[sla]]
-        quote = PackageQuote(code=code, name=PACKAGE_NAMES[code], price=price, coefficients=coefficients,
-                             includes=includes, hosting=hosting, sla=sla, base_price=base)
-        quote.notes = _notes(code, brief, hosting, sla)
-        quote.drivers = _drivers(quote, brief, rates)
-        packages.append(quote)
+        package = PackageQuote(code=code, name=PACKAGE_NAMES[code], price=price, coefficients=coefficients,
+                               includes=includes, hosting=hosting, sla=sla, base_price=base)
+        package.notes = _notes(code, brief, hosting, sla)
+        package.drivers = _drivers(package, brief, rates)
+        packages.append(package)
     return QuoteResult(brief=brief, coefficients=coefficients_for(brief, rates), packages=packages)
 
 
@@ -401,14 +401,14 @@ def _notes(code: str, brief: Brief, hosting: str, sla: str) -> list[str]:
     return notes
 
 
-def _drivers(quote: PackageQuote, brief: Brief, rates: RateTable) -> list[str]:
-    rule = PACKAGE_RULES[quote.code]
-    coefficients = quote.coefficients
-    drivers: list[str] = [f"Базовая ставка {quote.name} для {PRODUCT_NAMES_GEN[brief.product]} — "
-                          f"{format_rub(quote.base_price)}."]
+def _drivers(package: PackageQuote, brief: Brief, rates: RateTable) -> list[str]:
+    rule = PACKAGE_RULES[package.code]
+    coefficients = package.coefficients
+    drivers: list[str] = [f"Базовая ставка {package.name} для {PRODUCT_NAMES_GEN[brief.product]} — "
+                          f"{format_rub(package.base_price)}."]
 
     def alt_price(param: str, value: Decimal) -> str:
-        return format_rub(_price(quote.base_price, {**coefficients, param: value}))
+        return format_rub(_price(package.base_price, {**coefficients, param: value}))
 
     for param in ("users", "integrations"):
         n = brief.users if param == "users" else brief.integrations
@@ -424,7 +424,7 @@ def _drivers(quote: PackageQuote, brief: Brief, rates: RateTable) -> list[str]:
             text += f" — {at} было бы {alt_price(param, lower_band.value)}"
         drivers.append(text + ".")
 
-    hosting = quote.hosting
+    hosting = package.hosting
     if coefficients["hosting"] != 1:
         cheapest = rule.hosting_allowed[0]
         phrase = HOSTING_PHRASE[hosting]
@@ -434,11 +434,11 @@ def _drivers(quote: PackageQuote, brief: Brief, rates: RateTable) -> list[str]:
             text += f" — {HOSTING_AT[cheapest]} было бы {cheaper}"
         drivers.append(text + ".")
 
-    sla = quote.sla
+    sla = package.sla
     if coefficients["sla"] != 1:
         text = f"{SLA_PHRASE[sla]} {format_coef(coefficients['sla'])}"
         if sla == rule.sla_floor:
-            text += f" — входит в пакет {quote.name}"
+            text += f" — входит в пакет {package.name}"
         else:
             floor = rule.sla_floor
             text += f" — {SLA_AT[floor]} было бы {alt_price('sla', rates.option('sla', floor).value)}"
