@@ -50,6 +50,7 @@ from .slots import (
     is_skip,
     name_like,
     normalize_slot,
+    option_from_text,
     package_from_text,
     pricing_snapshot,
     product_from_choice,
@@ -73,6 +74,7 @@ _EXPECTING: dict[str, str | None] = {
 }
 _AVITO_MARKUP = re.compile(r"[*_#`]")
 _FIRST_LINE_COMMAND = re.compile(r"^/([a-z]+)(@\w+)?\b")
+_INTERRUPTIONS = frozenset({"price", "product_info", "faq", "objection", "greeting", "help"})
 _COMMANDS = frozenset({"start", "help", "price", "manager", "cancel"})
 
 
@@ -205,6 +207,9 @@ def _on_text(t: _Turn) -> None:
     understood |= _take_slots(t)
     understood |= _take_answer(t, step, text, intent)
 
+    if isinstance(step, str) and step not in t.filled and intent in _INTERRUPTIONS:
+        # The client asked something instead of answering: answer, then ask the same question again.
+        t.state["asked"] = [s for s in t.state.get("asked", []) if s != step]
     if understood:
         t.state["miss_streak"] = 0
     else:
@@ -279,6 +284,9 @@ def _take_answer(t: _Turn, step: Any, text: str, intent: str) -> bool:
             return _default(t, step)
         return False
     if step in ("hosting", "sla", "deadline"):
+        option = option_from_text(step, text)
+        if option is not None:
+            return t.set_slot(step, option)
         return _default(t, step) if dont_know(text) else False
     if step == "contacts" or step == "name":
         if is_skip(text):
@@ -309,7 +317,7 @@ def _default(t: _Turn, slot: str) -> bool:
     if not t.set_slot(slot, value):
         return False
     t.filled.pop(slot, None)  # said below, not echoed as the client's answer
-    t.say(texts.DONT_KNOW_DEFAULT.format(value=echo(slot, value)))
+    t.say(texts.DONT_KNOW_DEFAULT[slot])
     return True
 
 
@@ -466,7 +474,7 @@ def _quote_allowed(t: _Turn) -> bool:
 
 
 def _refuse_quote(t: _Turn) -> None:
-    t.say(texts.QUOTE_LIMIT.format(n=max(t.inp.quotes_done - 1, 1)))
+    t.say(texts.QUOTE_LIMIT)
     t.buttons = [Button(texts.BTN_MANAGER, "human"), Button(texts.BTN_PROPOSAL, "doc:proposal")]
     t.done = True
 
@@ -640,10 +648,6 @@ def _ask(t: _Turn, step: str, *, say_text: bool = True) -> None:
 
 def _slot_buttons(slot: str) -> list[Button]:
     return [Button(label, f"slot:{slot}:{value}") for label, value in texts.OPTIONS[slot]]
-
-
-def _options_text(slot: str) -> str:
-    return ", ".join(label for label, _ in texts.OPTIONS[slot])
 
 
 def _question(t: _Turn, step: str) -> tuple[str, list[Button]]:

@@ -100,6 +100,24 @@ def normalize_slot(name: str, value: Any) -> Any:
     return None
 
 
+# Answers to a closed question in the words of its options («Свои серверы», «обычные сроки»), checked in order.
+_OPTION_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "hosting": ((r"облак|cloud", "cloud"), (r"гибрид|hybrid", "hybrid"),
+                (r"сво\w* сервер|on.?prem|он.?прем|у себя|локальн|в контуре", "onprem")),
+    "sla": ((r"99[,.]9", "99.9"), (r"99[,.]5", "99.5"), (r"стандарт|обычн|базов|рабочие часы", "standard")),
+    "deadline": ((r"(2|две|двух)\s*недел", "lt2w"), (r"стандарт|обычн|не спеш|без спешки|не срочно|месяц", "standard"),
+                 (r"недел|срочно|asap|горит", "lt1w")),
+}
+
+
+def option_from_text(slot: str, text: str) -> str | None:
+    low = text.lower()
+    for pattern, value in _OPTION_WORDS.get(slot, ()):
+        if re.search(pattern, low):
+            return value
+    return None
+
+
 def dont_know(text: str) -> bool:
     return bool(_DONT_KNOW.search(text))
 
