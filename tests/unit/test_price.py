@@ -359,3 +359,17 @@ def test_rate_table_with_a_gap_is_refused() -> None:
         RateTable.from_rows(default_rate_rows(), rows)
     with pytest.raises(ValueError, match="ai_lawyer"):
         RateTable.from_rows([r for r in default_rate_rows() if r["product"] != "ai_lawyer"], [])
+
+
+def test_db_scaled_numbers_quote_exactly_like_the_defaults() -> None:
+    """Numeric(14,2) / Numeric(8,3) columns give 90000.00 and 1.500; prices and texts must not change."""
+    rates = [{**r, "base_price": Decimal(r["base_price"]).quantize(Decimal("0.01"))} for r in default_rate_rows()]
+    coefficients = [{**r, "value": Decimal(r["value"]).quantize(Decimal("0.001"))}
+                    for r in default_coefficient_rows()]
+    table = RateTable.from_rows(rates, coefficients)
+    brief = validate_brief({"product": "ai_manager", "users": 20, "integrations": 7, "hosting": "onprem",
+                            "deadline": "lt1w"})
+    from_db, default = calculate(brief, table), calculate(brief, R)
+    assert from_db.as_cli_dict() == default.as_cli_dict()
+    assert format_quote_text(from_db, "avito") == format_quote_text(default, "avito")
+    assert "×2,5" in format_quote_text(from_db, "avito")
