@@ -1,0 +1,131 @@
+"""Accuracy of offline understanding on a labelled JSONL file; prints figures and the misses.
+
+    python benchmarks/nlu_accuracy.py [--file tests/data/nlu_labelled.jsonl] [--quiet] [--timing]
+
+Each line: {"text", "intent", "product", "emotion", "slots": {...}} and optionally "expecting", "current_product",
+"today" (YYYY-MM-DD, anchors relative deadlines). "slots exactly right" = the whole slots dict equal, where
+``security`` is compared as a set of comma-separated tags and ``goals`` (free text) matches when both are present and
+their token-set similarity is ≥ 60 (rapidfuzz); every other slot must be equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pipelines.understand.offline import understand_offline  # noqa: E402
+from pipelines.understand.types import OTHER_SLOTS, PRICING_SLOTS  # noqa: E402
+
+DEFAULT_FILE = ROOT / "tests" / "data" / "nlu_labelled.jsonl"
+SLOT_NAMES = PRICING_SLOTS + OTHER_SLOTS
+
+
+def slot_equal(name: str, expected: Any, got: Any) -> bool:
+    if expected is None or got is None:
+        return expected is None and got is None
+    if name == "security":
+        return {s.strip().lower() for s in str(expected).split(",")} == {s.strip().lower() for s in str(got).split(",")}
+    if name == "goals":
+        from rapidfuzz import fuzz
+
+        return fuzz.token_set_ratio(str(expected).lower(), str(got).lower()) >= 60
+    return bool(expected == got)
+
+
+def slots_equal(expected: dict[str, Any], got: dict[str, Any]) -> bool:
+    return all(slot_equal(k, expected.get(k), got.get(k)) for k in set(expected) | set(got))
+
+
+@dataclass
+class Report:
+    total: int = 0
+    right: Counter[str] = field(default_factory=Counter)
+    slot_labelled: Counter[str] = field(default_factory=Counter)
+    slot_found: Counter[str] = field(default_factory=Counter)
+    slot_spurious: Counter[str] = field(default_factory=Counter)
+    misses: list[str] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def pct(self, key: str) -> float:
+        return 100.0 * self.right[key] / self.total if self.total else 0.0
+
+
+def evaluate(path: Path) -> Report:
+    rep = Report()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        today = date.fromisoformat(rec["today"]) if rec.get("today") else None
+        t0 = time.perf_counter()
+        u = understand_offline(
+            rec["text"], current_product=rec.get("current_product"), expecting=rec.get("expecting"), today=today
+        )
+        rep.seconds.append(time.perf_counter() - t0)
+        rep.total += 1
+        got = u.as_dict()
+        wrong: list[str] = []
+        for key in ("intent", "product", "emotion"):
+            if got[key] == rec[key]:
+                rep.right[key] += 1
+            else:
+                wrong.append(f"{key}: want {rec[key]!r} got {got[key]!r}")
+        exp_slots: dict[str, Any] = rec.get("slots", {})
+        if slots_equal(exp_slots, got["slots"]):
+            rep.right["slots"] += 1
+        else:
+            wrong.append(f"slots: want {exp_slots} got {got['slots']}")
+        for name in SLOT_NAMES:
+            e, g = exp_slots.get(name), got["slots"].get(name)
+            if e is not None:
+                rep.slot_labelled[name] += 1
+                if slot_equal(name, e, g):
+                    rep.slot_found[name] += 1
+            elif g is not None:
+                rep.slot_spurious[name] += 1
+        if wrong:
+            ctx = {k: rec[k] for k in ("expecting", "current_product", "today") if rec.get(k)}
+            rep.misses.append(f"  line {lineno}: {rec['text']!r} {ctx or ''}\n      " + "\n      ".join(wrong))
+    return rep
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    ap.add_argument("--quiet", action="store_true", help="figures only, no list of misses")
+    args = ap.parse_args(argv)
+    understand_offline("прогрев: юрист на 20 человек")  # build lexicons and the morph analyzer once
+    rep = evaluate(args.file)
+    print(f"file: {args.file} — {rep.total} messages")
+    for key in ("intent", "product", "emotion", "slots"):
+        label = "slots exactly right" if key == "slots" else key
+        print(f"  {label:<20} {rep.pct(key):6.1f} %  ({rep.right[key]}/{rep.total})")
+    print("  per slot (recall on labelled / spurious where not labelled):")
+    for name in SLOT_NAMES:
+        n = rep.slot_labelled[name]
+        if n or rep.slot_spurious[name]:
+            rec_pct = 100.0 * rep.slot_found[name] / n if n else 100.0
+            print(f"    {name:<13} {rec_pct:6.1f} %  ({rep.slot_found[name]}/{n}), spurious {rep.slot_spurious[name]}")
+    ms = sorted(s * 1000 for s in rep.seconds)
+    if ms:
+        print(f"  time per message: median {ms[len(ms) // 2]:.2f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.2f} ms, "
+              f"max {ms[-1]:.2f} ms (first pass, caches cold for new words)")
+    if rep.misses and not args.quiet:
+        print(f"misses ({len(rep.misses)}):")
+        print("\n".join(rep.misses))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Offline (rule and lexicon based) understanding of one Russian client message.
+
+    understand_offline("юристь на 20 сотрудников скок стоит") ->
+        Understanding(intent="price", product="ai_lawyer", emotion="neutral", slots={"users": 20}, ...)
+
+No network, no model: normalisation (translit, typos, numbers in words) + stem patterns + pymorphy3 for names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from pipelines.understand import slots as sl
+from pipelines.understand.lexicon import compiled, product_patterns
+from pipelines.understand.normalize import normalize
+from pipelines.understand.types import PRODUCTS, Understanding
+
+# Slots that are facts about the client's needs: kept only when the message states them (brief/price),
+# not when it merely asks about them («вы соблюдаете 152-ФЗ?», «бот умеет с 1С?»).
+_NEED_SLOTS = ("users", "integrations", "hosting", "sla", "deadline", "industry", "goals", "security")
+_CONTACT_SLOTS = ("name", "phone", "email")
+_FACT_INTENTS = frozenset({"brief", "price"})
+_WE_RE = re.compile(r"\b(?:мы|у нас|наша|наш|нас|наше|наши|являемся)\b")
+_EXPECTING_PRODUCT_RE = re.compile(r"\w")
+
+_CONFIDENCE = {
+    "human": 0.9, "faq_strong": 0.8, "documents": 0.9, "payment": 0.9, "booking": 0.85, "objection": 0.8,
+    "price": 0.9, "faq": 0.75, "expecting": 0.9, "brief": 0.8, "capability": 0.75, "product_info": 0.7,
+    "greeting": 0.85, "other": 0.3,
+}
+
+
+def detect_product(t: str) -> str:
+    """The product the message is about, or "none" (two products equally named → "none")."""
+    c = compiled()
+    clean = c["product_noise"].sub(" ", t)
+    scores: dict[str, int] = {}
+    for product, pats in product_patterns().items():
+        score = sum(w for rx, w in pats for _ in rx.finditer(clean))
+        if score:
+            scores[product] = score
+    if not scores:
+        return "none"
+    best = max(scores.values())
+    if best < 2:
+        return "none"
+    winners = [p for p, s in scores.items() if s == best]
+    return winners[0] if len(winners) == 1 else "none"
+
+
+def detect_emotion(t: str, raw: str) -> str:
+    c = compiled()
+    if c["negative"].search(t) or c["negative"].search(raw.lower()):
+        return "negative"
+    if c["positive"].search(t) or c["positive"].search(raw.lower()):
+        return "positive"
+    return "neutral"
+
+
+def extract_slots(t: str, raw: str, *, expecting: str | None, today: date, is_question: bool) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    phones = sl.phones(raw)
+    if phones:
+        found["phone"] = phones[0][2]
+    mail = sl.email(raw)
+    if mail:
+        found["email"] = mail
+    nm = sl.name(raw, expecting, has_contact=bool(phones or mail))
+    if nm:
+        found["name"] = nm
+    value: Any
+    value = sl.users(t, expecting)
+    if value is not None:
+        found["users"] = value
+    value = sl.integrations(t, expecting, has_email=bool(mail))
+    if value is not None:
+        found["integrations"] = value
+    for key, fn in (("hosting", sl.hosting), ("sla", sl.sla), ("goals", sl.goals), ("security", sl.security)):
+        value = fn(t, expecting)
+        if value is not None:
+            found[key] = value
+    value = sl.deadline(t, expecting, today)
+    if value is not None:
+        found["deadline"] = value
+    if expecting == "industry" or not is_question or _WE_RE.search(t):
+        value = sl.industry(t, expecting)
+        if value is not None:
+            found["industry"] = value
+    return found
+
+
+def _strip_contacts(raw: str) -> str:
+    """Remove phone numbers (they would read as head counts and ranges) before normalising."""
+    out = raw
+    for start, end, _ in sorted(sl.phones(raw), reverse=True):
+        out = out[:start] + " " + out[end:]
+    return out
+
+
+def _decide_intent(t: str, product: str, found: dict[str, Any], expecting: str | None) -> tuple[str, str]:
+    """(intent, rule) — the rule name sets the confidence."""
+    c = compiled()
+    is_question = bool(c["question"].search(t))
+    need_facts = any(k in found for k in _NEED_SLOTS)
+    bare_product_answer = expecting == "product" and product != "none" and len(t.split()) <= 3
+    for rule in ("human", "faq_strong", "documents", "payment", "booking", "objection", "price"):
+        if rule == "human" and bare_product_answer:
+            continue
+        if c[rule].search(t):
+            return ("faq" if rule == "faq_strong" else rule), rule
+    if expecting and expecting in found:
+        return "brief", "expecting"
+    if expecting == "product" and product != "none":
+        return "brief", "expecting"
+    if is_question and c["faq"].search(t):
+        return "faq", "faq"
+    if is_question and product != "none" and c["capability"].search(t):
+        return "product_info", "capability"
+    if need_facts or any(k in found for k in _CONTACT_SLOTS):
+        return "brief", "brief"
+    if c["greeting_strong"].search(t):
+        return "greeting", "greeting"
+    if product != "none" and c["need"].search(t) and not is_question:
+        return "brief", "brief"
+    if c["product_info"].search(t) or product != "none":
+        return "product_info", "product_info"
+    if c["faq"].search(t):
+        return "faq", "faq"
+    if c["greeting"].search(t):
+        return "greeting", "greeting"
+    return "other", "other"
+
+
+def understand_offline(
+    text: str,
+    *,
+    current_product: str | None = None,
+    expecting: str | None = None,
+    today: date | None = None,
+) -> Understanding:
+    """Intent, product, emotion and slots of one client message, without any network call.
+
+    ``current_product`` is the product the conversation is already about (used when the message names none);
+    ``expecting`` is the slot the dialog just asked for, so a bare answer («20», «облако», «Иван») fills it;
+    ``today`` anchors relative deadlines («к пятнице», «до 20 марта»), default: the local date.
+    """
+    raw = (text or "").strip()
+    if not raw:
+        return Understanding(product=_product_or(current_product), confidence=0.0)  # type: ignore[arg-type]
+    t = normalize(_strip_contacts(raw))
+    c = compiled()
+    is_question = bool(c["question"].search(t))
+    product = detect_product(t)
+    found = extract_slots(t, raw, expecting=expecting, today=today or date.today(), is_question=is_question)
+    intent, rule = _decide_intent(t, product, found, expecting)
+    if intent not in _FACT_INTENTS:
+        keep_expected = expecting if intent == "brief" else None
+        found = {k: v for k, v in found.items() if k in _CONTACT_SLOTS or k == keep_expected}
+    if product == "none":
+        product = _product_or(current_product)
+    return Understanding(
+        intent=intent,  # type: ignore[arg-type]
+        product=product,  # type: ignore[arg-type]
+        emotion=detect_emotion(t, raw),  # type: ignore[arg-type]
+        slots=found,
+        confidence=_CONFIDENCE.get(rule, 0.5),
+        source="offline",
+    )
+
+
+def _product_or(current: str | None) -> str:
+    return current if current in PRODUCTS else "none"

@@ -1,0 +1,515 @@
+"""Slot extraction from a normalised message (see normalize.normalize) and the raw text (contacts).
+
+Every function takes the normalised string ``t`` (lower-case Cyrillic, numbers as digits, ranges collapsed to the
+upper bound, phones and emails removed) and returns the slot value or None. ``expecting`` is the slot the dialog
+just asked about: then a bare answer («20», «облако», «неделя», «Иван») fills it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from pipelines.understand.normalize import parse
+
+# ---------------------------------------------------------------- users
+
+_USER_NOUN = (
+    r"(?:человек\w*|чел\b|сотрудник\w*|пользовател\w*|юзер\w*|users?\b|менеджер\w*|продав\w*|оператор\w*"
+    r"|юрист\w*|аналитик\w*|администратор\w*|админ\w*|куратор\w*|диспетчер\w*|руководител\w*|специалист\w*"
+    r"|работник\w*|лицензи\w*|консультант\w*|бухгалтер\w*|агент\w*|риелтор\w*|риэлтор\w*|врач\w*|логист\w*"
+    r"|маркетолог\w*|рекрутер\w*|мастер(?:ов|а)\b|преподавател\w*|учител\w*|кассир\w*|сотрудниц\w*"
+    r"|рабочих мест\w*|аккаунт\w*|учетн\w+ запис\w*|душ\b)"
+)
+# Words that make a number something else than a head count.
+_NOT_USERS_UNIT = (
+    r"(?:дн\w*|день|суток|сутки|недел\w*|месяц\w*|час\w*|минут\w*|тыс\w*|млн|руб\w*|р\b|к\b|%|раз\w*|интеграц\w*"
+    r"|систем\w*|филиал\w*|магазин\w*|салон\w*|точ\w*|офис\w*|город\w*|год\w*|лет\b|числ\w*|марта|апреля|мая"
+    r"|июня|июля|августа|сентября|октября|ноября|декабря|января|февраля|шт\w*|заяв\w*|лид\w*|сообщени\w*"
+    r"|договор\w*|отчет\w*|клиент\w*|звонк\w*|обращени\w*|товар\w*|позици\w*)"
+)
+_NUM = r"(?<![\d.,:/])(\d+)(?![.,:/]\d)(?![-\w])"
+_FILLER_AFTER_NOUN = (
+    r"(?:(?:будет|будут|у нас|около|примерно|где-то|где то|до|всего|~|порядка|максимум|не более|сейчас|уже)\s+){0,2}"
+)
+
+_USERS_A = re.compile(rf"(\bне\s+)?{_NUM}\s+(?:(?!{_NOT_USERS_UNIT})[а-яa-z]+\s+)?{_USER_NOUN}")
+_USERS_B = re.compile(
+    rf"(?:{_USER_NOUN}|штат\w*|команд\w*(?: из)?)\s+{_FILLER_AFTER_NOUN}{_NUM}(?!\s*{_NOT_USERS_UNIT})"
+)
+_USERS_C = re.compile(
+    rf"\bнас\s+(?:(?:около|примерно|всего|где-то|уже|сейчас)\s+)?{_NUM}(?!\s*(?:{_NOT_USERS_UNIT}))"
+)
+_USERS_ALONE = re.compile(r"\bя\s+(?:1|сам|сама)\s+(?:работа\w*|в компании|тут|здесь)|\bя\s+1\b(?!\s*\w)")
+_BARE_NUM = re.compile(rf"{_NUM}(?!\s*{_NOT_USERS_UNIT})")
+
+
+def users(t: str, expecting: str | None = None) -> int | None:
+    found: list[int] = []
+    for m in _USERS_A.finditer(t):
+        if m.group(1):  # «не 40, а 60»
+            continue
+        found.append(int(m.group(2)))
+    for rx in (_USERS_B, _USERS_C):
+        for m in rx.finditer(t):
+            start = m.start(1)
+            if t[max(0, start - 3):start] == "не ":
+                continue
+            found.append(int(m.group(1)))
+    if not found and _USERS_ALONE.search(t):
+        found.append(1)
+    if not found and expecting == "users":
+        bare = _BARE_NUM.search(t)
+        if bare:
+            found.append(int(bare.group(1)))
+    found = [v for v in found if 0 < v < 1_000_000]
+    return max(found) if found else None
+
+
+# ---------------------------------------------------------------- integrations
+
+_SYSTEMS: tuple[tuple[str, str], ...] = (
+    ("1c", r"\b1[сc](?::?\s*(?:бухгалтери\w*|erp|ут|зуп|управление торговлей|розниц\w*|предприяти\w*|уна))?(?!\w)"),
+    ("amocrm", r"\bamo\s?crm\b|\bamocrm\b|\bамо\s?(?:срм|црм|crm)?\b|\bamo\b|\bамоцрм\b"),
+    ("bitrix", r"\bбитрикс\w*|\bbitrix\w*"),
+    ("site", r"\bсайт\w*"),
+    ("telephony", r"\bтелефони\w*|\bатс\b|\bip-?телефон\w*"),
+    ("mail", r"\bпочт(?:а|ой|у|е|ы)\b|\bemail\b|\be-mail\b"),
+    ("telegram", r"\btelegram\w*|\bтелеграм\w*"),
+    ("whatsapp", r"\bwhatsapp\w*|\bвотсап\w*|\bватсап\w*"),
+    ("avito", r"\bавито\b|\bavito\b"),
+    ("vk", r"\bвк\b|\bвконтакт\w*|\bvk\b"),
+    ("instagram", r"\binstagram\w*|\bинстаграм\w*"),
+    ("gsheets", r"\b(?:гугл|google)\s*(?:таблиц\w*|sheets|докс|docs|шит\w*)|\bgsheets\b"),
+    ("jira", r"\bjira\b|\bджир\w*"),
+    ("yclients", r"\byclients\b|\bиклаентс\b"),
+    ("moysklad", r"\bмой\s?склад\w*"),
+    ("iiko", r"\biiko\b|\bайко\b"),
+    ("ozon", r"\bozon\b|\bозон\w*"),
+    ("wildberries", r"\bwildberries\b|\bвайлдберриз\w*|\bвб\b"),
+    ("crm", r"\bcrm\b|\bсрм\b|\bцрм\b|\bcrm-систем\w*"),
+)
+_SYSTEM_SKIP = re.compile(
+    r"(?:по объявлени\w*|объявлени\w* на|увидел\w* на|нашел\w* на|нашла на|на вашем|ваш\w* сайт|пишу с|пишу из"
+    r"|на почту|на мою почту|на почта|в почту)\s*$"
+)
+_INTEG_COUNT = re.compile(
+    rf"{_NUM}\s+(?:[а-я]+\s+)?(?:интеграц\w*|систем\w*|сервис\w*|подключени\w*|источник\w*)"
+    rf"|(?:интеграц\w*|систем\w*|источник\w*)\s+(?:(?:будет|будут|всего|около|примерно|нужно|надо|нужна|нужны)\s+)?"
+    rf"{_NUM}(?!\s*{_NOT_USERS_UNIT})"
+)
+_INTEG_ZERO = re.compile(
+    r"без интеграц\w*|интеграц\w* (?:не нужн\w*|не требу\w*|нет|никаки\w*)|ни с чем|не нужны интеграц\w*"
+    r"|никаких интеграц\w*|интеграций 0|0 интеграц\w*"
+)
+_NO_ANSWER = re.compile(r"^(?:нет|не нужно|не надо|никаких|ни с чем|не нужны|0|пока нет|нет\s+не нужно)\b")
+
+
+@lru_cache(maxsize=1)
+def _system_res() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((name, re.compile(rx)) for name, rx in _SYSTEMS)
+
+
+def named_systems(t: str, has_email: bool = False) -> list[str]:
+    found: list[str] = []
+    taken: list[tuple[int, int]] = []
+    for name, rx in _system_res():
+        for m in rx.finditer(t):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            if _SYSTEM_SKIP.search(t[max(0, m.start() - 25):m.start()]):
+                continue
+            if name == "mail" and has_email:
+                continue
+            if name == "crm" and ("amocrm" in found or "bitrix" in found):
+                continue
+            taken.append((m.start(), m.end()))
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def integrations(t: str, expecting: str | None = None, has_email: bool = False) -> int | None:
+    m = _INTEG_COUNT.search(t)
+    if m:
+        return int(m.group(1) or m.group(2))
+    if _INTEG_ZERO.search(t):
+        return 0
+    if expecting == "integrations":
+        if _NO_ANSWER.search(t):
+            return 0
+        n = _BARE_NUM.search(t)
+        if n:
+            return int(n.group(1))
+    systems = named_systems(t, has_email)
+    return len(systems) if systems else None
+
+
+# ---------------------------------------------------------------- hosting, sla
+
+_HYBRID = re.compile(r"\bгибрид\w*|\bhybrid\b|часть в облак\w*[^.]*часть у (?:нас|себя)")
+_ONPREM = re.compile(
+    r"\bon-?prem\w*|\bон-?прем\w*|on premise|на (?:своих|наших|собственных|нашем|своем|собственном|наш|наши|свой|свои)"
+    r"\s+(?:\w+\s+)?сервер\w*|у нас на сервер\w*|(?:у нас|у себя)(?: все| всё)? в контуре|в (?:нашем|своем|закрытом|"
+    r"внутреннем) контуре|\bлокальн\w*\s+(?:установ\w*|развер\w*|сервер\w*)|у себя на сервер\w*|на своем железе"
+    r"|на своём железе|в облако (?:ничего )?не\b|\bне в облак\w*|без облак\w*|\bсвоих серверах\b"
+)
+_CLOUD = re.compile(r"\bоблак\w*|\bоблачн\w*|\bcloud\b|\bsaas\b")
+_ONPREM_ANSWER = re.compile(r"\bу нас\b|\bсво[иех]\w*|\bнаш\w*|\bлокальн\w*|\bсервер\w*")
+
+
+def hosting(t: str, expecting: str | None = None) -> str | None:
+    if _HYBRID.search(t):
+        return "hybrid"
+    if _ONPREM.search(t):
+        return "onprem"
+    if _CLOUD.search(t):
+        return "cloud"
+    if expecting == "hosting" and _ONPREM_ANSWER.search(t):
+        return "onprem"
+    return None
+
+
+_SLA_999 = re.compile(r"99[.,]9\d*|\b3 девятк\w*|три девятк\w*")
+_SLA_995 = re.compile(r"99[.,]5\b")
+_SLA_STD = re.compile(
+    r"(?:sla|сла|доступност\w*)\s+(?:\w+\s+)?(?:стандарт\w*|обычн\w*|базов\w*|не важ\w*|любой)"
+    r"|(?:стандарт\w*|обычн\w*|базов\w*)\s+(?:sla|сла)\b"
+)
+_SLA_STD_ANSWER = re.compile(r"\bстандарт\w*|\bобычн\w*|\bбазов\w*|\bне важно|\bлюбой|\bминимальн\w*")
+
+
+def sla(t: str, expecting: str | None = None) -> str | None:
+    if _SLA_999.search(t):
+        return "99.9"
+    if _SLA_995.search(t):
+        return "99.5"
+    if _SLA_STD.search(t):
+        return "standard"
+    if expecting == "sla" and _SLA_STD_ANSWER.search(t):
+        return "standard"
+    return None
+
+
+# ---------------------------------------------------------------- deadline
+
+_RELAXED = re.compile(
+    r"не горит|не срочно|не торопимся|не торопи\w*|не спешим|без спешки|не к спеху|время есть|не критично по срок\w*"
+)
+_URGENT = re.compile(r"\bсрочно\b|\basap\b|\bгорит\b|как можно (?:скорее|быстрее)|\bвчера\b|побыстрее|\bсрочн\w*")
+_PERIOD_EXCLUDE = r"(?<!\bв )(?<!\bраз в )"
+_DAYS = re.compile(
+    rf"{_PERIOD_EXCLUDE}(?<![\d.,])(\d+(?:[.,]5)?)\s*(?:рабочих\s+|календарных\s+)?(?:дн\w*|день|суток|сутки)\b"
+    r"(?!\s+назад)"
+)
+_DAYS_B = re.compile(r"\b(?:дн(?:ей|я)|суток)\s+(?:(?:за|через|около|примерно|максимум)\s+)?(\d+)\b")
+_WEEKS = re.compile(r"(?<![\d.,])(\d+(?:[.,]5)?)\s*недел\w*(?!\s+назад)")
+_WEEK1 = re.compile(r"(?<!\bв )(?<!\d )(?<!кажд\w\w )\bнедел(?:я|ю|и|е|ьку|ька)\b(?!\s+назад)")
+_MONTHS = re.compile(r"(?<![\d.,])(\d+(?:[.,]5)?)\s*месяц\w*(?!\s+назад)")
+_MONTH1 = re.compile(r"(?<!\bв )(?<!\d )\bмесяц\w*\b(?!\s+назад)|\bполгода\b|\bквартал\w*")
+_WEEKDAYS: dict[str, int] = {
+    "понедельник": 0, "вторник": 1, "сред": 2, "четверг": 3, "пятниц": 4, "суббот": 5, "воскресень": 6,
+}
+_WEEKDAY_RE = re.compile(r"\b(?:к|до|в|на)\s+(понедельник|вторник|сред|четверг|пятниц|суббот|воскресень)\w*")
+_MONTHS_GEN: dict[str, int] = {
+    "январ": 1, "феврал": 2, "март": 3, "апрел": 4, "ма": 5, "июн": 6, "июл": 7, "август": 8, "сентябр": 9,
+    "октябр": 10, "ноябр": 11, "декабр": 12,
+}
+_DATE_RE = re.compile(
+    r"\b(?:к|до|на|не позже|не позднее)\s+(\d{1,2})\s*(?:-?го\s+)?"
+    r"(январ|феврал|март|апрел|ма|июн|июл|август|сентябр|октябр|ноябр|декабр)[а-я]*\b"
+)
+_DOTTED_DATE_RE = re.compile(r"\b(?:к|до|на)\s+(\d{1,2})[./](\d{1,2})(?:[./](\d{2,4}))?\b")
+_END_OF_RE = re.compile(
+    r"\b(?:к|до)\s+конц\w*\s+(недели|месяца|"
+    r"январ\w*|феврал\w*|март\w*|апрел\w*|ма[яй]\w*|июн\w*|июл\w*|август\w*|сентябр\w*|октябр\w*|ноябр\w*|декабр\w*)"
+)
+
+
+def _num(s: str) -> float:
+    return float(s.replace(",", "."))
+
+
+def _month_index(word: str) -> int | None:
+    for stem, idx in sorted(_MONTHS_GEN.items(), key=lambda kv: -len(kv[0])):
+        if word.startswith(stem):
+            return idx
+    return None
+
+
+def _next_date(today: date, month: int, day: int) -> date | None:
+    for year in (today.year, today.year + 1):
+        try:
+            d = date(year, month, day)
+        except ValueError:
+            return None
+        if d >= today:
+            return d
+    return None
+
+
+def deadline_days(t: str, today: date) -> float | None:
+    """Days until the wanted launch, from the text; None when the text names no period or date."""
+    days: list[float] = []
+    for m in _DAYS.finditer(t):
+        days.append(_num(m.group(1)))
+    for m in _DAYS_B.finditer(t):
+        days.append(float(m.group(1)))
+    for m in _WEEKS.finditer(t):
+        days.append(_num(m.group(1)) * 7)
+    if not days and _WEEK1.search(t):
+        days.append(7)
+    for m in _MONTHS.finditer(t):
+        days.append(_num(m.group(1)) * 30)
+    if not days and _MONTH1.search(t):
+        days.append(30)
+    wmatch = _WEEKDAY_RE.search(t)
+    if wmatch:
+        wd = _WEEKDAYS[wmatch.group(1)]
+        delta = (wd - today.weekday()) % 7 or 7
+        days.append(delta)
+    for m in _DATE_RE.finditer(t):
+        month = _month_index(m.group(2))
+        if month:
+            d = _next_date(today, month, int(m.group(1)))
+            if d:
+                days.append((d - today).days)
+    for m in _DOTTED_DATE_RE.finditer(t):
+        day, month = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12:
+            d = _next_date(today, month, day)
+            if d:
+                days.append((d - today).days)
+    end = _END_OF_RE.search(t)
+    if end:
+        what = end.group(1)
+        if what.startswith("недел"):
+            days.append(6 - today.weekday() or 7)
+        else:
+            month = today.month if what.startswith("месяц") else _month_index(what)
+            if month:
+                last = calendar.monthrange(today.year, month)[1]
+                d = _next_date(today, month, last)
+                if d:
+                    days.append((d - today).days)
+    days = [d for d in days if d > 0]
+    return min(days) if days else None
+
+
+def deadline_class(days: float) -> str:
+    if days <= 7:
+        return "lt1w"
+    if days <= 14:
+        return "lt2w"
+    return "standard"
+
+
+def deadline(t: str, expecting: str | None = None, today: date | None = None) -> str | None:
+    today = today or date.today()
+    if _RELAXED.search(t):
+        return "standard"
+    d = deadline_days(t, today)
+    if d is not None:
+        return deadline_class(d)
+    if expecting == "deadline" and _URGENT.search(t):
+        return "lt1w"
+    return None
+
+
+# ---------------------------------------------------------------- industry
+
+_INDUSTRIES: tuple[tuple[str, str], ...] = (
+    ("интернет-торговля", r"интернет[- ]?магазин\w*|e-?commerce|\bмаркетплейс\w*|\bozon\b|\bwildberries\b|\bвб\b"
+                          r"|продаем на (?:озон|вайлдберриз|wb)"),
+    ("оптовая торговля", r"\bоптов\w*|\bопт\b|\bоптом\b|\bдистрибуц\w*|\bдистрибьют\w*"),
+    ("юридические услуги", r"юридическ\w* (?:фирм\w*|компани\w*|бюро|услуг\w*|агентств\w*)|\bюрфирм\w*|\bадвокат\w*"
+                           r"|коллеги\w* адвокат\w*|\bюрбюро\b"),
+    ("бухгалтерские услуги", r"бухгалтерск\w* (?:услуг\w*|фирм\w*|компани\w*|аутсорс\w*)|\bаутсорс\w* бухгалтер\w*"),
+    ("недвижимость", r"\bнедвижим\w*|\bриелтор\w*|\bриэлтор\w*|агентств\w* недвиж\w*"),
+    ("строительство", r"\bстроительн\w*|\bстройк\w*|\bзастройщ\w*|\bстроим\b|\bремонт\w* квартир\w*|\bдевелоп\w*"),
+    ("медицина", r"\bклиник\w*|\bмедицин\w*|\bстоматолог\w*|\bмедцентр\w*|\bмед\.? центр\w*|\bлаборатори\w*"),
+    ("автобизнес", r"\bавтосервис\w*|\bавтосалон\w*|\bзапчаст\w*|\bавтомойк\w*|\bшиномонтаж\w*|\bдилерск\w* центр"
+                   r"|\bавтозапчаст\w*|\bавтодилер\w*"),
+    ("образование", r"\bшкол\w*|\bонлайн[- ]?курс\w*|\bобразовательн\w*|\bуниверситет\w*|\bвуз\w*|\bдетск\w* сад\w*"
+                    r"|\bрепетитор\w*|\bинфобизнес\w*"),
+    ("общепит", r"\bкафе\b|\bресторан\w*|\bобщепит\w*|\bкофейн\w*|\bпиццери\w*|доставк\w* еды|\bбар\b|\bстоловая\b"),
+    ("салон красоты", r"салон\w* красоты|\bбьюти\w*|\bбарбершоп\w*|\bманикюр\w*|\bспа\b|\bкосметолог\w*"),
+    ("логистика", r"\bлогистик\w*|\bлогистическ\w*|\bгрузоперевоз\w*|транспортн\w* компани\w*|\bперевозк\w*"
+                  r"|\bэкспедир\w*|\bскладск\w* (?:компан|комплекс)"),
+    ("производство", r"\bпроизводств\w*|\bзавод\w*|\bфабрик\w*|\bпроизводим\b|\bцех\w*"),
+    ("финансы", r"\bбанк\w*|\bлизинг\w*|\bстрахов\w*|\bмфо\b|\bмикрофинанс\w*|\bинвестиц\w* компани\w*|\bброкер\w*"),
+    ("туризм", r"\bтурагент\w*|\bтуризм\w*|\bтуроператор\w*|\bтурфирм\w*|\bотел\w*|\bгостиниц\w*|\bхостел\w*"),
+    ("IT", r"\bit[- ]компани\w*|\bit\b|\bайти\b|\bразработк\w* по\b|\bsaas[- ]компани\w*|\bразработчик\w* по\b"),
+    ("фитнес", r"\bфитнес\w*|\bспортзал\w*|\bтренажерн\w*|\bйог\w*"),
+    ("маркетинг", r"маркетингов\w* агентств\w*|рекламн\w* агентств\w*|\bsmm[- ]агентств\w*|digital[- ]агентств\w*"),
+    ("HR", r"кадров\w* агентств\w*|\bрекрутинг\w*|\bподбор\w* персонал\w*"),
+    ("розница", r"\bрозниц\w*|\bрозничн\w*|\bритейл\w*|сет\w* магазин\w*|\bмагазин\w*|\bторгов\w* точк\w*"),
+)
+
+
+@lru_cache(maxsize=1)
+def _industry_res() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((name, re.compile(rx)) for name, rx in _INDUSTRIES)
+
+
+def industry(t: str, expecting: str | None = None) -> str | None:
+    best: tuple[int, str] | None = None
+    for name, rx in _industry_res():
+        m = rx.search(t)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), name)
+    if best:
+        return best[1]
+    if expecting == "industry":
+        ans = _short_answer(t)
+        return ans or None
+    return None
+
+
+# ---------------------------------------------------------------- goals, security
+
+_GOAL_VERB = (
+    r"(?:сократить|увеличить|снизить|разгрузить|автоматизировать|ускорить|повысить|уменьшить|заменить|прогнозировать"
+    r"|видеть|контролировать|не терять|оптимизировать|освободить|перестать|избавиться|упростить|улучшить|вырасти)"
+)
+_GOAL_RE = re.compile(
+    rf"\b(?:цель|задача|главная задача|основная задача)\b\s*(?:[:—–-]\s*|\s)(?:это\s+|—\s*)?([^.!?;\n]+)"
+    rf"|\b(?:хотим|хотелось бы|нужно|надо|планируем|хочу|хотели бы|стремимся)\s+({_GOAL_VERB}[^.!?;\n]*)"
+)
+
+
+def _short_answer(t: str) -> str:
+    s = re.sub(r"^(?:ну|да|так|ок|эм+|хм+)[,\s]+", "", t.strip())
+    s = re.sub(r"[\s.!?,;:)(]+$", "", s)
+    return s[:120].strip()
+
+
+def goals(t: str, expecting: str | None = None) -> str | None:
+    m = _GOAL_RE.search(t)
+    if m:
+        g = (m.group(1) or m.group(2) or "").strip(" ,—-")
+        if g:
+            return g[:120]
+    if expecting == "goals":
+        ans = _short_answer(t)
+        return ans or None
+    return None
+
+
+_SECURITY: tuple[tuple[str, str], ...] = (
+    ("152-ФЗ", r"\b152\s*-?\s*фз\b|\b152\b\s*закон|персональн\w* данн\w*|\bпдн\b"),
+    ("данные не покидают контур", r"не (?:должн\w+ )?покида\w* (?:наш\w* |периметр\w* |)контур\w*|покидал\w* контур\w*"
+                                  r"|не выходил\w* за (?:пределы )?контур\w*|внутри контура|за пределы контура"),
+    ("NDA", r"\bnda\b|соглашени\w* о неразглашени\w*|\bнда\b"),
+    ("коммерческая тайна", r"коммерческ\w* тайн\w*"),
+    ("шифрование", r"\bшифрован\w*"),
+    ("ФСТЭК", r"\bфстэк\w*|\bфсб\b|\bгост\b"),
+    ("разграничение доступа", r"разграничени\w* (?:прав|доступ\w*)|ролев\w* доступ\w*|доступ по роля\w*"),
+)
+
+
+@lru_cache(maxsize=1)
+def _security_res() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((name, re.compile(rx)) for name, rx in _SECURITY)
+
+
+def security(t: str, expecting: str | None = None) -> str | None:
+    tags = [name for name, rx in _security_res() if rx.search(t)]
+    if tags:
+        return ", ".join(tags)
+    if expecting == "security":
+        if _NO_ANSWER.search(t):
+            return None
+        ans = _short_answer(t)
+        return ans or None
+    return None
+
+
+# ---------------------------------------------------------------- contacts
+
+_EMAIL_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
+
+
+def email(raw: str) -> str | None:
+    m = _EMAIL_RE.search(raw)
+    if not m:
+        return None
+    value = m.group(0).lower().rstrip(".")
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return str(validate_email(value, check_deliverability=False).normalized).lower()
+    except EmailNotValidError:
+        return None
+
+
+def phones(raw: str) -> list[tuple[int, int, str]]:
+    """(start, end, +7XXXXXXXXXX) for each phone number in the raw text (region RU)."""
+    import phonenumbers
+
+    out: list[tuple[int, int, str]] = []
+    for m in phonenumbers.PhoneNumberMatcher(raw, "RU"):
+        out.append((m.start, m.end, phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)))
+    return out
+
+
+_NAME_INTRO = re.compile(
+    r"(?:меня зовут|мое имя|моё имя|зовут меня|с уважением,?|я\s*-|это)\s+([а-яё]+)(?:\s+([а-яё]+))?",
+    re.IGNORECASE,
+)
+_NAME_I = re.compile(r"(?:^|[.!,]\s*)я\s+([а-яё]+)(?:\s+([а-яё]+))?", re.IGNORECASE)
+_NAME_LEAD = re.compile(r"^\s*([а-яё]+)(?:\s+([а-яё]+))?\s*[,.\n]", re.IGNORECASE)
+_WORD = re.compile(r"[а-яё]+", re.IGNORECASE)
+
+
+def _name_form(word: str, tag: str) -> str | None:
+    w = word.lower()
+    for p in _parses(w):
+        if tag in p.tag and p.score >= 0.1:
+            return str(p.normal_form if tag == "Name" else p.word).capitalize()
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _parses(word: str) -> tuple[Any, ...]:
+    from pipelines.understand.normalize import morph
+
+    return tuple(morph().parse(word))
+
+
+def _name_from(first: str, second: str | None) -> str | None:
+    n = _name_form(first, "Name")
+    if not n:
+        return None
+    if second:
+        s = _name_form(second, "Surn")
+        if s:
+            return f"{n} {second.capitalize()}"
+    return n
+
+
+def name(raw: str, expecting: str | None = None, has_contact: bool = False) -> str | None:
+    for rx in (_NAME_INTRO, _NAME_I):
+        m = rx.search(raw)
+        if m:
+            n = _name_from(m.group(1), m.group(2))
+            if n:
+                return n
+    if has_contact or expecting == "name":
+        m = _NAME_LEAD.search(raw)
+        if m:
+            n = _name_from(m.group(1), m.group(2))
+            if n:
+                return n
+    if expecting == "name":
+        words = _WORD.findall(raw)
+        for i, w in enumerate(words):
+            n = _name_from(w, words[i + 1] if i + 1 < len(words) else None)
+            if n:
+                return n
+        if 1 <= len(words) <= 2 and parse(words[0].lower()).tag.POS in {"NOUN", None}:
+            return " ".join(w.capitalize() for w in words)
+    return None
