@@ -78,7 +78,11 @@ class ServiceAccount:
         """From the setting: the JSON itself (starts with ``{``) or a path to the JSON file."""
         if not value.strip():
             raise NotConfigured("Google Calendar не настроен: задайте GOOGLE_CALENDAR_CREDENTIALS")
-        text = value if value.lstrip().startswith("{") else Path(value).read_text(encoding="utf-8")
+        try:
+            text = value if value.lstrip().startswith("{") else Path(value).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise NotConfigured(
+                f"GOOGLE_CALENDAR_CREDENTIALS: не удалось прочитать файл ключа ({exc.strerror})") from exc
         try:
             info = json.loads(text)
         except ValueError as exc:

@@ -120,6 +120,16 @@ async def test_429_backed_off_then_success(fake: AmoCRMFake, session: aiohttp.Cl
     assert sleeper.calls[2] == 3.0  # Retry-After honoured
 
 
+async def test_long_retry_after_is_left_to_the_queue(fake: AmoCRMFake, session: aiohttp.ClientSession) -> None:
+    sleeper = SleepRecorder()
+    client = make_client(fake, session, sleeper)
+    fake.fail_next(429, headers={"Retry-After": "3600"})
+    with pytest.raises(AmoCRMError) as info:
+        await client.add_note(1, "x")
+    assert info.value.retryable is True and info.value.retry_after == 3600
+    assert len(fake.requests) == 1 and sleeper.calls == []
+
+
 async def test_server_errors_give_up_after_max_retries(fake: AmoCRMFake,
                                                        session: aiohttp.ClientSession) -> None:
     sleeper = SleepRecorder()

@@ -163,6 +163,8 @@ def test_credentials_from_setting(tmp_path, key: rsa.RSAPrivateKey) -> None:  # 
         GoogleCalendarClient.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
     with pytest.raises(NotConfigured):
         ServiceAccount.load(json.dumps({"client_email": EMAIL}))
+    with pytest.raises(NotConfigured):
+        ServiceAccount.load(str(tmp_path / "missing.json"))
 
 
 # --- free_slots (pure) -----------------------------------------------------------------------------------
