@@ -474,14 +474,11 @@ def describe_brief(brief: Brief) -> str:
 def format_quote_text(result: QuoteResult, channel: str) -> str:
     """A short Russian answer for a chat.
 
-    Avito gets plain text. Other channels get package names in ``*bold*`` (the only markup used; the text has
-    no other Markdown special characters).
+    Plain text on every channel: messages are sent without a parse mode, and the site widget shows text as is.
     """
-    plain = channel == "avito"
     lines = [f"Расчёт для {PRODUCT_NAMES_GEN[result.brief.product]}: {describe_brief(result.brief)}.", ""]
     for package in result.packages:
-        name = package.name if plain else f"*{package.name}*"
-        lines.append(f"{name} — {format_rub(package.price)}")
+        lines.append(f"{package.name} — {format_rub(package.price)}")
         for text in (*package.notes, *package.drivers[1:]):
             lines.append(f"• {text}")
         lines.append("")

@@ -278,10 +278,11 @@ def test_chat_text_for_avito_has_no_markdown() -> None:
     assert "в облаке было бы" in text
 
 
-def test_chat_text_for_telegram_bolds_package_names() -> None:
-    text = format_quote_text(quote(users=20), "telegram")
-    assert "*Старт* — 135 000 ₽" in plain(text)
-    assert "*Enterprise*" in text
+def test_chat_text_is_plain_on_every_channel() -> None:
+    for channel in ("telegram", "site"):
+        text = format_quote_text(quote(users=20), channel)
+        assert "Старт — 135 000 ₽" in plain(text)
+        assert "*" not in text and "_" not in text
 
 
 # --- the quote CLI body -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ async def current_rates(app: web.Application) -> RateTable:
     """The price list from the database, cached for a few seconds per web process."""
     cached = app[keys.EXTRAS].get(_RATES_KEY)
     if cached is not None and time.monotonic() - cached[0] < RATES_TTL_SECONDS:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     async with AsyncSession(app[keys.DB]) as session:
         rates = await session.run_sync(load_rate_table)
     app[keys.EXTRAS][_RATES_KEY] = (time.monotonic(), rates)
