@@ -150,6 +150,18 @@ def _xhtml2pdf(html: str) -> tuple[bytes, int]:
     return data, len(PdfReader(io.BytesIO(data)).pages)
 
 
+def warm_up() -> float:
+    """Load WeasyPrint, the templates and the fonts once (a worker's first document otherwise takes ~1.5 s).
+
+    Call at worker start-up; returns the seconds it took."""
+    started = time.perf_counter()
+    find_fonts()
+    for kind in KINDS:
+        _env().get_template(f"{kind}.html")
+    _weasyprint(f'<p style="font-family: \'{FONT_FAMILY}\'">Прогрев: ₽ № «»</p>')
+    return time.perf_counter() - started
+
+
 def render_pdf(kind: str, context: dict[str, Any], *, engine: Engine = "weasyprint",
                max_bytes: int | None = None) -> RenderedPdf:
     """PDF of the document. ``engine="weasyprint"`` falls back to xhtml2pdf when WeasyPrint raises;
