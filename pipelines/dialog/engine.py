@@ -52,6 +52,7 @@ from .slots import (
     normalize_slot,
     option_from_text,
     package_from_text,
+    plural,
     pricing_snapshot,
     product_from_choice,
 )
@@ -236,7 +237,7 @@ def _take_product(t: _Turn, intent: str, step: Any, text: str) -> bool:
         return False
     current = t.brief.get("product")
     if current == product:
-        return True
+        return False  # the NLU repeats the known product: nothing new was understood
     # A question about another product («а аналитик что умеет?») does not switch the brief's product.
     if current is None or step == "product" or intent in ("brief", "price", "payment", "documents", "other"):
         _set_product(t, product)
@@ -255,14 +256,26 @@ def _set_product(t: _Turn, product: str) -> None:
 
 def _take_slots(t: _Turn) -> bool:
     text = (t.inp.text or "").strip()
+    intent = t.inp.understanding.intent
     taken = False
     for name, value in t.inp.understanding.slots.items():
         if name == "product":
             continue
         if name == "name" and is_skip(text):  # «дальше» asked for a name is not a name
             continue
+        if name in ("industry", "goals") and _raw_echo(value, text) and (
+                intent in _INTERRUPTIONS or "product" in t.filled or dont_know(text) or is_skip(text)
+                or (name == "industry" and len(text.split()) <= 3 and product_from_choice(text))):
+            continue  # the whole message taken as the answer, but it was a question, a product or «не знаю»
         taken |= t.set_slot(name, value)
     return taken
+
+
+def _raw_echo(value: Any, text: str) -> bool:
+    def simple(s: str) -> str:
+        return re.sub(r"[^\w\s]", "", s.lower()).strip()
+
+    return isinstance(value, str) and simple(value) == simple(text)
 
 
 def _take_answer(t: _Turn, step: Any, text: str, intent: str) -> bool:
@@ -270,6 +283,8 @@ def _take_answer(t: _Turn, step: Any, text: str, intent: str) -> bool:
     if not isinstance(step, str) or not text or step in t.filled:
         return False
     if step in ("industry", "goals"):
+        if dont_know(text):
+            return True  # a soft question: fine, move on
         if not t.filled and intent in ("brief", "other") and is_free_text_answer(text):
             return t.set_slot(step, text)
         return False
@@ -386,13 +401,21 @@ def _after_input(t: _Turn) -> None:
     if isinstance(snapshot, dict) and brief_complete(t.brief) and pricing_snapshot(t.brief) != snapshot:
         _recalculate(t, snapshot)
         return
-    if t.product_set:
+    if t.product_set and t.inp.understanding.intent in ("product_info", "faq", "objection"):
+        pass  # the answer itself is about the product
+    elif t.product_set and (t.inp.text or "").rstrip().endswith("?"):
+        product = t.brief["product"]
+        t.say(texts.PRODUCT_INFO_FALLBACK.format(name=texts.PRODUCT_NAMES[product], pitch=texts.PRODUCT_PITCH[product]))
+    elif t.product_set:
         product = t.brief["product"]
         t.say(texts.PRODUCT_CHOSEN.format(name=texts.PRODUCT_NAMES[product], pitch=texts.PRODUCT_PITCH[product]))
     elif "product" in t.filled:
         t.say(texts.PRODUCT_SWITCHED.format(name=texts.PRODUCT_NAMES[t.brief["product"]]))
+    step = t.state.get("step")
     echoes = [str(echo(name, new)) for name, (_, new) in t.filled.items()
               if name in PRICING_SLOTS and echo(name, new)]
+    echoes += [texts.SOFT_ECHO[name].format(value=new) for name, (_, new) in t.filled.items()
+               if name in texts.SOFT_ECHO and name != step and t.inp.callback is None]
     if echoes:
         t.say(texts.ACK_PREFIX + ", ".join(echoes) + ".")
     if "name" in t.filled and t.brief.get("name"):
@@ -410,7 +433,12 @@ def _route_intent(t: _Turn, intent: str, text: str) -> None:
                 t.say(texts.QUOTE_REPEAT + " " + _price_line(t.state.get("quoted_prices") or {}))
             return
         t.state["price_asks"] = t.state.get("price_asks", 0) + 1
-        t.say(texts.PRICE_DEPENDS + " " + _from_price(t) + " " + texts.PRICE_CONTINUE)
+        missing = [slot for slot in PRICING_SLOTS if t.brief.get(slot) is None]
+        if t.state["price_asks"] > 1 and t.brief.get("product") in texts.PRODUCTS:
+            n = len(missing)
+            t.say(texts.PRICE_AGAIN.format(n=n, questions=plural(n, "вопрос", "вопроса", "вопросов")))
+        else:
+            t.say(texts.PRICE_DEPENDS + " " + _from_price(t) + " " + texts.PRICE_CONTINUE)
     elif intent in ("product_info", "faq", "objection"):
         answer = compose_answer(t.inp.knowledge)
         if not answer:
@@ -705,9 +733,13 @@ def _offer(t: _Turn) -> None:
     chosen = t.state.get("package")
     package = str(chosen) if chosen in texts.PACKAGES else texts.RECOMMENDED_PACKAGE
     name = texts.PACKAGE_NAMES[package]
-    if not any(a.kind in ("document", "booking", "payment") for a in t.actions):
-        text = texts.OFFER.format(package=name)
-        t.say(text + (" " + texts.OFFER_AVITO if t.avito else ""))
+    if not t.state.get("offered"):
+        t.say(texts.OFFER.format(package=name) + (" " + texts.OFFER_AVITO if t.avito else ""))
+        t.state["offered"] = True
+    elif t.avito:
+        t.say(texts.OFFER_AVITO)
+    elif not t.parts:
+        t.say(texts.OFFER_SHORT)
     t.buttons = [
         Button(texts.BTN_PROPOSAL, "doc:proposal"),
         Button(texts.BTN_BOOKING, "book"),
