@@ -36,10 +36,18 @@ def prompt_environment(directory: Path = PROMPTS_DIR) -> jinja2.Environment:
     return env
 
 
-def render_prompt(name: str, /, *, directory: Path | None = None, **ctx: Any) -> str:
-    """Render ``<name>.j2`` (the suffix may be given) with ``ctx``; blank-line runs are collapsed, ends stripped."""
+def render_prompt(name: str, /, **ctx: Any) -> str:
+    """Render ``templates/prompts/<name>.j2`` (the suffix may be given) with ``ctx``.
+
+    Runs of blank lines are collapsed and the ends stripped.
+    """
+    return render_prompt_in(PROMPTS_DIR, name, **ctx)
+
+
+def render_prompt_in(directory: Path, name: str, /, **ctx: Any) -> str:
+    """``render_prompt`` from another folder (tests, overrides)."""
     file_name = name if name.endswith(".j2") else f"{name}.j2"
-    template = prompt_environment(directory or PROMPTS_DIR).get_template(file_name)
+    template = prompt_environment(directory).get_template(file_name)
     text = template.render(**ctx)
     lines: list[str] = []
     for line in text.splitlines():

@@ -16,7 +16,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.llm_scripted import Fault, ScriptedAnswer, ScriptedFake, approx_tokens, retry_after_headers, split_pieces
+from tests.fakes.llm_scripted import (
+    Fault,
+    ScriptedAnswer,
+    ScriptedFake,
+    approx_tokens,
+    retry_after_headers,
+    split_pieces,
+)
 
 KNOWN_VERSIONS = {"2023-06-01", "2023-01-01"}
 

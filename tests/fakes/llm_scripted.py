@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -162,9 +162,10 @@ class ScriptedFake:
 
     async def start(self) -> str:
         self._closing = asyncio.Event()
-        self._runner = web.AppRunner(self.build_app(), handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(self.build_app(), handler_cancellation=True, access_log=None,
+                                     shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self._port = self._runner.addresses[0][1]
         return self.origin
@@ -176,7 +177,7 @@ class ScriptedFake:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> ScriptedFake:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
