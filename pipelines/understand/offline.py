@@ -32,7 +32,7 @@ _CONFIDENCE = {
 }
 
 
-def detect_product(t: str) -> str:
+def detect_product(t: str, min_score: int = 2) -> str:
     """The product the message is about, or "none" (two products equally named → "none")."""
     c = compiled()
     clean = c["product_noise"].sub(" ", t)
@@ -44,7 +44,7 @@ def detect_product(t: str) -> str:
     if not scores:
         return "none"
     best = max(scores.values())
-    if best < 2:
+    if best < min_score:
         return "none"
     winners = [p for p, s in scores.items() if s == best]
     return winners[0] if len(winners) == 1 else "none"
@@ -105,9 +105,12 @@ def _decide_intent(t: str, product: str, found: dict[str, Any], expecting: str |
     is_question = bool(c["question"].search(t))
     need_facts = any(k in found for k in _NEED_SLOTS)
     bare_product_answer = expecting == "product" and product != "none" and len(t.split()) <= 3
+    product_question = is_question and product != "none" and bool(c["product_question"].search(t))
     for rule in ("human", "faq_strong", "documents", "payment", "booking", "objection", "price"):
         if rule == "human" and bare_product_answer:
             continue
+        if rule == "documents" and product_question:
+            return "product_info", "capability"
         if c[rule].search(t):
             return ("faq" if rule == "faq_strong" else rule), rule
     if expecting and expecting in found:
@@ -154,7 +157,19 @@ def understand_offline(
     is_question = bool(c["question"].search(t))
     product = detect_product(t)
     found = extract_slots(t, raw, expecting=expecting, today=today or date.today(), is_question=is_question)
+    if (
+        is_question
+        and "integrations" in found
+        and expecting != "integrations"
+        and not c["need"].search(t)
+        and not c["integration_context"].search(t)
+        and not sl.explicit_integrations(t)
+    ):
+        # «вы продаете аккаунты авито?», «бот в вк работает?»: a system named in a question is not a fact
+        del found["integrations"]
     intent, rule = _decide_intent(t, product, found, expecting)
+    if intent == "human":
+        product = detect_product(t, min_score=3)  # «бот тупит, дайте человека»: this chat, not the product
     if intent not in _FACT_INTENTS:
         keep_expected = expecting if intent == "brief" else None
         found = {k: v for k, v in found.items() if k in _CONTACT_SLOTS or k == keep_expected}

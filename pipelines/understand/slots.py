@@ -21,7 +21,8 @@ _USER_NOUN = (
     r"(?:человек\w*|чел\b|сотрудник\w*|пользовател\w*|юзер\w*|users?\b|менеджер\w*|продав\w*|оператор\w*"
     r"|юрист\w*|аналитик\w*|администратор\w*|админ\w*|куратор\w*|диспетчер\w*|руководител\w*|специалист\w*"
     r"|работник\w*|лицензи\w*|консультант\w*|бухгалтер\w*|агент\w*|риелтор\w*|риэлтор\w*|врач\w*|логист\w*"
-    r"|маркетолог\w*|рекрутер\w*|мастер(?:ов|а)\b|преподавател\w*|учител\w*|кассир\w*|сотрудниц\w*"
+    r"|маркетолог\w*|рекрутер\w*|мастер(?:ов|а)\b|преподавател\w*|учител\w*|кассир\w*|сотрудниц\w*|управляющ\w*"
+    r"|продажник\w*|персонал\w*|сотрудник\w*"
     r"|рабочих мест\w*|аккаунт\w*|учетн\w+ запис\w*|душ\b)"
 )
 # Words that make a number something else than a head count.
@@ -132,6 +133,11 @@ def named_systems(t: str, has_email: bool = False) -> list[str]:
     return found
 
 
+def explicit_integrations(t: str) -> bool:
+    """The text gives a number of integrations or says there are none (not just names systems)."""
+    return bool(_INTEG_COUNT.search(t) or _INTEG_ZERO.search(t))
+
+
 def integrations(t: str, expecting: str | None = None, has_email: bool = False) -> int | None:
     m = _INTEG_COUNT.search(t)
     if m:
@@ -156,6 +162,7 @@ _ONPREM = re.compile(
     r"\s+(?:\w+\s+)?сервер\w*|у нас на сервер\w*|(?:у нас|у себя)(?: все| всё)? в контуре|в (?:нашем|своем|закрытом|"
     r"внутреннем) контуре|\bлокальн\w*\s+(?:установ\w*|развер\w*|сервер\w*)|у себя на сервер\w*|на своем железе"
     r"|на своём железе|в облако (?:ничего )?не\b|\bне в облак\w*|без облак\w*|\bсвоих серверах\b"
+    r"|на (?:нашем|своем|собственном) (?:железе|оборудовании)|облак\w* (?:запрещ|нельзя|не подход|не вариант)\w*"
 )
 _CLOUD = re.compile(r"\bоблак\w*|\bоблачн\w*|\bcloud\b|\bsaas\b")
 _ONPREM_ANSWER = re.compile(r"\bу нас\b|\bсво[иех]\w*|\bнаш\w*|\bлокальн\w*|\bсервер\w*")
@@ -460,6 +467,7 @@ _NAME_INTRO = re.compile(
     r"(?:меня зовут|мое имя|моё имя|зовут меня|с уважением,?|я\s*-|это)\s+([а-яё]+)(?:\s+([а-яё]+))?",
     re.IGNORECASE,
 )
+_NAME_REV = re.compile(r"меня\s+([а-яё]+)(?:\s+([а-яё]+))?\s+зовут", re.IGNORECASE)
 _NAME_I = re.compile(r"(?:^|[.!,]\s*)я\s+([а-яё]+)(?:\s+([а-яё]+))?", re.IGNORECASE)
 _NAME_LEAD = re.compile(r"^\s*([а-яё]+)(?:\s+([а-яё]+))?\s*[,.\n]", re.IGNORECASE)
 _WORD = re.compile(r"[а-яё]+", re.IGNORECASE)
@@ -492,7 +500,7 @@ def _name_from(first: str, second: str | None) -> str | None:
 
 
 def name(raw: str, expecting: str | None = None, has_contact: bool = False) -> str | None:
-    for rx in (_NAME_INTRO, _NAME_I):
+    for rx in (_NAME_INTRO, _NAME_REV, _NAME_I):
         m = rx.search(raw)
         if m:
             n = _name_from(m.group(1), m.group(2))
