@@ -629,3 +629,86 @@ def test_button_callback_must_fit_telegram() -> None:
         Button("x", "a" * 65)
     with pytest.raises(ValueError):
         Button("x", "продукт")
+
+
+# --- smaller behaviours -------------------------------------------------------------------------------
+
+
+def test_second_price_question_is_short_and_skips_soft_questions() -> None:
+    chat = Chat()
+    chat.send("Здравствуйте", U("greeting"))
+    chat.press("product:ai_manager")
+    chat.send("сколько стоит?", U("price"))
+    d = chat.send("ну а сколько?", U("price"))
+    assert "Осталось 5 вопросов" in all_text(d)
+    assert chat.state["step"] == "users"  # industry/goals skipped for an impatient client
+    chat.send("8", U(users=8))
+    assert chat.state["step"] == "integrations"
+
+
+def test_price_question_with_known_pricing_slots_shows_the_quote_at_once() -> None:
+    chat = Chat()
+    chat.send("Здравствуйте", U("greeting"))
+    d = chat.send("Сколько стоит ИИ-менеджер на 5 человек, облако, без интеграций, стандарт, не срочно?",
+                  U("price", "ai_manager", users=5, hosting="cloud", integrations=0, sla="standard",
+                    deadline="standard"))
+    assert d.quote is not None
+    assert engine_prices(chat.brief)["start"] in all_text(d)
+
+
+def test_question_echoed_as_industry_by_the_nlu_is_not_stored() -> None:
+    chat = Chat()
+    chat.send("Здравствуйте", U("greeting"))
+    chat.press("product:ai_lawyer")
+    chat.send("сколько?", U("price", industry="сколько"))
+    assert "industry" not in chat.brief
+    chat.send("хз", U("brief", goals="хз"))
+    assert "goals" not in chat.brief and "industry" not in chat.brief
+
+
+def test_out_of_turn_industry_is_acknowledged() -> None:
+    chat = Chat()
+    chat.send("Здравствуйте", U("greeting"))
+    chat.press("product:ai_analyst")
+    chat.send("не важно", U("other", confidence=0.2))  # industry skipped
+    assert chat.state["step"] == "users"
+    d = chat.send("розница, 5 магазинов", U(industry="розница"))
+    assert "сфера — розница" in all_text(d)
+    assert chat.state["step"] == "users"
+
+
+def test_offer_is_shortened_after_the_first_time() -> None:
+    chat = quoted_chat()
+    first_offer = chat.decisions[-1].replies[-1].text
+    assert "Что дальше?" in first_offer
+    d = chat.send("ок", U("other", confidence=0.2))
+    assert "Что дальше?" not in all_text(d)
+    assert "doc:proposal" in callbacks(d)
+    assert d.handoff is None and chat.state.get("miss_streak") == 0
+
+
+def test_product_question_about_another_product_does_not_switch() -> None:
+    chat = quoted_chat()
+    d = chat.send("а аналитик что умеет?", U("product_info", "ai_analyst"))
+    assert chat.brief["product"] == "ai_lawyer"
+    assert d.quote is None
+    assert "ИИ-Аналитик" in all_text(d)
+
+
+def test_numbered_product_choice_on_avito() -> None:
+    chat = Chat(channel="avito")
+    chat.send("Здравствуйте", U("greeting"))
+    d = chat.send("3", U("other", confidence=0.2))
+    assert chat.brief["product"] == "ai_analyst"
+    assert "ИИ-Аналитик" in all_text(d)
+
+
+def test_decide_does_not_mutate_its_input() -> None:
+    state: dict[str, Any] = {}
+    brief: dict[str, Any] = {}
+    decision = decide(DialogInput(
+        channel="telegram", text="юрист на 10 человек", callback=None,
+        understanding=U("brief", "ai_lawyer", users=10), state=state, brief=brief, history=[], knowledge=[],
+        rates=DEFAULT_RATES, quotes_done=0, max_quote_recalculations=20, now=WORK_TIME))
+    assert state == {} and brief == {}
+    assert decision.brief == {"product": "ai_lawyer", "users": 10} and decision.brief_changed
