@@ -87,8 +87,8 @@ class OpenAIEmbedder:
         value = self._cache.get(key)
         if inspect.isawaitable(value):
             value = await value
-        if not value:
-            return None
+        if not value or not isinstance(value, bytes | bytearray | memoryview):
+            return None  # a miss (a Redis client with decode_responses=True cannot hold these values)
         vector = unpack(bytes(value))
         return vector if len(vector) == self.dimensions else None
 
