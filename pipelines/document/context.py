@@ -153,7 +153,8 @@ def _coefficients(value: Any) -> list[dict[str, str]]:
     rows = []
     for key, coef in items:
         if isinstance(coef, (int, float, Decimal)):
-            text = f"{Decimal(str(coef)).normalize():f}".replace(".", ",")
+            text = f"{Decimal(str(coef)).normalize():f}"
+            text = (text if "." in text else text + ".0").replace(".", ",")  # «×1,0», «×2,2»
             rows.append({"label": COEFFICIENT_LABELS.get(str(key), str(key)), "value": "×" + text})
     return rows
 
@@ -299,7 +300,7 @@ def build_context(kind: str, *, brief: dict[str, Any], quote: Any, package: str,
     title = TITLES[kind]
     subject = f"Внедрение «{product['name']}», пакет «{chosen['name']}»"
     if prepay_percent < 100:
-        line_name = f"Предоплата {prepay_percent} % по договору № {number}: {subject.lower()}"
+        line_name = f"Предоплата {prepay_percent} % за внедрение «{product['name']}», пакет «{chosen['name']}»"
     else:
         line_name = subject
     total_text = format_amount(invoice_total, kopecks=True)

@@ -103,6 +103,8 @@ def _env() -> jinja2.Environment:
     env.filters["rub"] = format_rub
     env.filters["amount"] = format_amount
     env.filters["date_ru"] = date_ru
+    env.filters["chunks"] = lambda text, size: [str(text)[i:i + size] for i in range(0, len(str(text)), size)]
+    env.tests["short"] = lambda value: len(str(value)) <= 42  # fits half a row of the brief table
     return env
 
 
