@@ -48,6 +48,7 @@ from .slots import (
     is_ack,
     is_free_text_answer,
     is_skip,
+    is_yes,
     name_like,
     normalize_slot,
     option_from_text,
@@ -71,7 +72,7 @@ BRIEF_STEPS: tuple[str, ...] = ("industry", "users", "goals", "integrations", "h
 _EXPECTING: dict[str, str | None] = {
     "product": "product", "industry": "industry", "users": "users", "goals": "goals",
     "integrations": "integrations", "hosting": "hosting", "sla": "sla", "deadline": "deadline",
-    "contacts": "name", "name": "name", "phone": "phone", "package": None, "offer": None,
+    "contacts": "name", "name": "name", "phone": "phone", "package": None, "offer": None, "manager_offered": None,
 }
 _AVITO_MARKUP = re.compile(r"[*_#`]")
 _FIRST_LINE_COMMAND = re.compile(r"^/([a-z]+)(@\w+)?\b")
@@ -193,6 +194,8 @@ def _on_text(t: _Turn) -> None:
     elif command == "start":
         intent = "greeting"
 
+    if t.state.get("step") == "manager_offered" and is_yes(text):
+        intent = "human"  # «да» to «предлагаю подключить менеджера»
     negative = t.state.get("negative_streak", 0) + 1 if u.emotion == "negative" else 0
     t.state["negative_streak"] = negative
     if intent == "human":
@@ -502,8 +505,9 @@ def _quote_allowed(t: _Turn) -> bool:
 
 
 def _refuse_quote(t: _Turn) -> None:
-    t.say(texts.QUOTE_LIMIT)
+    t.say(texts.QUOTE_LIMIT + (" " + texts.QUOTE_LIMIT_AVITO if t.avito else ""))
     t.buttons = [Button(texts.BTN_MANAGER, "human"), Button(texts.BTN_PROPOSAL, "doc:proposal")]
+    t.state["step"] = "manager_offered"
     t.done = True
 
 

@@ -126,6 +126,14 @@ def is_skip(text: str) -> bool:
     return bool(_SKIP.match(text))
 
 
+_YES = re.compile(r"^\s*(да|давайте|давай|ок|окей|хорошо|можно|подключите|подключай\w*|согласен|согласна|"
+                  r"да,? подключите|зовите)\s*[.!)]*\s*$", re.IGNORECASE)
+
+
+def is_yes(text: str) -> bool:
+    return bool(_YES.match(text))
+
+
 def is_ack(text: str) -> bool:
     return bool(_ACK.match(text))
 

@@ -712,3 +712,11 @@ def test_decide_does_not_mutate_its_input() -> None:
         rates=DEFAULT_RATES, quotes_done=0, max_quote_recalculations=20, now=WORK_TIME))
     assert state == {} and brief == {}
     assert decision.brief == {"product": "ai_lawyer", "users": 10} and decision.brief_changed
+
+
+def test_yes_after_the_recalculation_limit_hands_off_on_avito() -> None:
+    chat = quoted_chat(channel="avito", max_recalc=0)
+    d = chat.send("а 80 человек?", U(users=80))
+    assert d.quote is None and "«да»" in all_text(d)
+    d = chat.send("да", U("other", confidence=0.3))
+    assert d.handoff is not None and d.handoff["reason"] == "client_asked"
