@@ -11,6 +11,7 @@ revocation mid-flow (the next calls answer 403). ``fail_next`` scripts 429/5xx a
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import secrets
@@ -56,6 +57,7 @@ class AvitoFake:
         self.client_secret = client_secret
         self.user_id = user_id
         self.expires_in = expires_in
+        self.token_delay = 0.0  # seconds /token takes to answer (widens races between processes)
         self.requests: list[RecordedRequest] = []
         self.token_calls = 0
         self.tokens: dict[str, float] = {}  # token -> monotonic expiry
@@ -259,6 +261,8 @@ class AvitoFake:
     # --- OAuth ------------------------------------------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
         self.token_calls += 1
+        if self.token_delay:
+            await asyncio.sleep(self.token_delay)
         form = request["recorded"].form
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type",

@@ -102,6 +102,7 @@ async def test_token_is_obtained_once_and_shared_through_redis(
 
 
 async def test_racing_clients_make_a_single_token_call(avito: AvitoFake, aredis: aioredis.Redis) -> None:
+    avito.token_delay = 0.2  # every racer finds the cache empty before the first token lands
     async with aiohttp.ClientSession() as s1, aiohttp.ClientSession() as s2:
         first = AvitoClient(config_for(avito), session=s1, redis=aredis)
         second = AvitoClient(config_for(avito), session=s2, redis=aredis)
@@ -128,6 +129,7 @@ async def test_many_calls_hitting_an_expired_token_refresh_it_once(
         client: AvitoClient, avito: AvitoFake) -> None:
     await client.mark_read("u2i-chat-1")
     avito.expire_all_tokens()
+    avito.token_delay = 0.2
     await asyncio.gather(*[client.send_text("u2i-chat-1", f"Текст {i}") for i in range(10)])
     assert avito.token_calls == 2
     assert len(avito.sent_texts("u2i-chat-1")) == 10
