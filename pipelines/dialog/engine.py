@@ -306,22 +306,20 @@ def _take_answer(t: _Turn, step: Any, text: str, intent: str) -> bool:
         if option is not None:
             return t.set_slot(step, option)
         return _default(t, step) if dont_know(text) else False
-    if step == "contacts" or step == "name":
-        if is_skip(text):
+    if step in ("contacts", "name", "phone") and is_skip(text):
+        if step == "contacts":
             t.state["contacts_skipped"] = True
-            t.say(texts.CONTACTS_SKIPPED)
-            return True
-        name = name_like(text) if "name" not in t.filled else None
+        else:  # asked for an action that needs a contact: the client declined it
+            t.state.pop("pending", None)
+        t.say(texts.CONTACTS_SKIPPED)
+        return True
+    if step in ("contacts", "name", "phone", "offer") and not t.brief.get("name") and "name" not in t.filled:
+        name = name_like(text)
         if name:
             return t.set_slot("name", name)
+    if step == "contacts":
         # Any other reply to the one-time contacts question is accepted: the prices come next.
-        return step == "contacts" and intent in ("brief", "other")
-    if step == "phone":
-        if is_skip(text):
-            t.state.pop("pending", None)
-            t.say(texts.CONTACTS_SKIPPED)
-            return True
-        return False
+        return intent in ("brief", "other")
     if step == "package":
         package = package_from_text(text)
         if package:

@@ -720,3 +720,26 @@ def test_yes_after_the_recalculation_limit_hands_off_on_avito() -> None:
     assert d.quote is None and "«да»" in all_text(d)
     d = chat.send("да", U("other", confidence=0.3))
     assert d.handoff is not None and d.handoff["reason"] == "client_asked"
+
+
+def test_declining_the_contact_for_a_booking_drops_it_without_looping() -> None:
+    chat = Chat()
+    chat.send("Здравствуйте", U("greeting"))
+    chat.send("хочу консультацию", U("booking"))
+    assert chat.state["step"] == "phone"
+    d = chat.send("не хочу", U("other", confidence=0.2))
+    assert "pending" not in chat.state
+    assert not any(a.kind == "booking" for a in d.actions)
+    assert chat.state["step"] == "product"  # back to the funnel
+
+
+def test_a_bare_name_after_the_quote_is_taken_as_the_name() -> None:
+    chat = Chat()
+    chat.send("Здравствуйте", U("greeting"))
+    chat.send("юрист, 10 человек, облако, стандарт, обычные сроки, без интеграций",
+              U("brief", "ai_lawyer", users=10, hosting="cloud", sla="standard", deadline="standard",
+                integrations=0))
+    d = chat.send("сколько?", U("price"))
+    assert d.quote is not None
+    d = chat.send("Иван", U("other", confidence=0.3))
+    assert chat.brief["name"] == "Иван" and "Спасибо, Иван!" in all_text(d)
