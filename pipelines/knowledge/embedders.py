@@ -69,8 +69,11 @@ class OfflineEmbedder:
     """Hashed lemma + concept + character n-gram features; deterministic, no network."""
 
     LEMMA_WEIGHT = 1.0
-    CONCEPT_WEIGHT = 0.8
+    CONCEPT_WEIGHT = 1.2
     NGRAM_WEIGHT = 0.7
+    # ingest adds the heading path's own vector × this weight to each chunk's vector (see ingest._chunk_vectors):
+    # the title and section name say what a chunk is about better than its body does.
+    heading_weight = 0.7
 
     def __init__(self, dim: int = OFFLINE_DIM) -> None:
         if dim < 32:
@@ -81,25 +84,36 @@ class OfflineEmbedder:
     def embed(self, texts: list[str]) -> list[list[float]]:
         return [self.vector(text).tolist() for text in texts]
 
-    def vector(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str, word_weights: Mapping[str, float]) -> list[float]:
+        """A query vector whose words count by ``word_weights`` (folded word -> weight, e.g. the inverse
+        document frequency in the index): «ии», present everywhere, then weighs less than «стоматология»."""
+        return self.vector(text, word_weights).tolist()
+
+    def vector(self, text: str, word_weights: Mapping[str, float] | None = None) -> np.ndarray:
         toks = words(text)
         all_lemmas = [lemma(t) for t in toks]
-        content = [(t, lem) for t, lem in zip(toks, all_lemmas, strict=True)
-                   if (lem not in STOPWORDS and t not in STOPWORDS and len(lem) > 1) or lem.isdigit()]
-        lemma_counts = Counter(lem for _, lem in content)
-        concept_counts = Counter(concepts_of(all_lemmas))
+        lemma_counts: defaultdict[str, float] = defaultdict(float)
         gram_counts: defaultdict[str, float] = defaultdict(float)
-        for tok, _ in content:
+        for tok, lem in zip(toks, all_lemmas, strict=True):
+            if lem in STOPWORDS or tok in STOPWORDS or len(lem) < 2 or tok.replace("-", "").isdigit():
+                continue
+            weight = word_weights.get(tok, 1.0) if word_weights is not None else 1.0
+            parts = tok.split("-") if "-" in tok else []
+            lemma_counts[lem] += weight
+            for part in parts:  # «ии-менеджер» also counts as «ии» and «менеджер»
+                if len(part) > 1 and not part.isdigit():
+                    lemma_counts[lemma(part)] += 0.5 * weight
             grams = _ngrams(tok)
-            share = 1.0 / math.sqrt(len(grams))
+            share = weight / math.sqrt(len(grams))
             for g in grams:
                 gram_counts[g] += share
+        concept_counts = Counter(concepts_of(all_lemmas))
         out = np.zeros(self.dim, dtype=np.float64)
-        for prefix, counts, weight in (("w:", lemma_counts, self.LEMMA_WEIGHT),
-                                       ("c:", concept_counts, self.CONCEPT_WEIGHT),
-                                       ("g:", gram_counts, self.NGRAM_WEIGHT)):
+        for prefix, counts, group_weight in (("w:", lemma_counts, self.LEMMA_WEIGHT),
+                                             ("c:", concept_counts, self.CONCEPT_WEIGHT),
+                                             ("g:", gram_counts, self.NGRAM_WEIGHT)):
             if counts:
-                self._add(out, prefix, counts, weight)
+                self._add(out, prefix, counts, group_weight)
         norm = float(np.linalg.norm(out))
         if norm == 0.0:
             out[0] = 1.0  # an empty text still gets a valid unit vector (pgvector rejects zero cosine)
@@ -110,7 +124,7 @@ class OfflineEmbedder:
         group = np.zeros(self.dim, dtype=np.float64)
         for feature, count in counts.items():
             idx, sign = _bucket(prefix + feature, self.dim)
-            group[idx] += sign * (1.0 + math.log(count)) if count >= 1 else sign * count
+            group[idx] += sign * ((1.0 + math.log(count)) if count >= 1 else count)
         norm = float(np.linalg.norm(group))
         if norm:
             out += weight * group / norm

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
 from loguru import logger
 from sqlmodel import Session, select
@@ -25,6 +26,7 @@ from pipelines.knowledge.cache import SearchCache
 from pipelines.knowledge.chunker import MAX_CHARS, Chunk, chunk_document, doc_type_for
 from pipelines.knowledge.embedders import Embedder
 from pipelines.knowledge.parsers import SUPPORTED_SUFFIXES, ParseError, parse_file
+from pipelines.knowledge.search import forget_vocabulary
 from pipelines.knowledge.vector_index import ensure_vector_index
 
 EMBED_BATCH = 64
@@ -84,10 +86,27 @@ def _embed_all(embedder: Embedder, texts: list[str]) -> list[list[float]]:
     return vectors
 
 
+def _chunk_vectors(embedder: Embedder, headings: list[str], texts: list[str]) -> list[list[float]]:
+    """Vectors of "heading + text"; an embedder with ``heading_weight`` > 0 also gets the heading's own vector
+    added with that weight (then the sum is L2-normalised)."""
+    vectors = _embed_all(embedder, [f"{h}\n{t}" for h, t in zip(headings, texts, strict=True)])
+    weight = float(getattr(embedder, "heading_weight", 0.0) or 0.0)
+    if weight <= 0:
+        return vectors
+    unique = sorted(set(headings))
+    by_heading = dict(zip(unique, _embed_all(embedder, unique), strict=True))
+    out = []
+    for heading, vec in zip(headings, vectors, strict=True):
+        combined = np.asarray(vec) + weight * np.asarray(by_heading[heading])
+        norm = float(np.linalg.norm(combined))
+        out.append((combined / norm if norm else combined).tolist())
+    return out
+
+
 def _insert_chunks(session: Session, doc: KbDocument, chunks: list[Chunk], embedder: Embedder) -> int:
     if not chunks:
         return 0
-    vectors = _embed_all(embedder, [c.embedding_text for c in chunks])
+    vectors = _chunk_vectors(embedder, [c.heading for c in chunks], [c.text for c in chunks])
     now = utcnow()
     rows = [
         {"document_id": doc.id, "version": doc.version, "ordinal": c.ordinal, "collection": doc.collection,
@@ -112,7 +131,7 @@ def _reembed(session: Session, doc: KbDocument, embedder: Embedder) -> int:
         "ORDER BY ordinal"), {"d": doc.id, "e": embedder.name}).all()
     if not rows:
         return 0
-    vectors = _embed_all(embedder, [f"{r.heading}\n{r.text}" for r in rows])
+    vectors = _chunk_vectors(embedder, [r.heading for r in rows], [r.text for r in rows])
     for row, vec in zip(rows, vectors, strict=True):
         session.execute(sa.update(KbChunk).where(sa.column("id") == row.id)
                         .values(embedding=vec, embedder=embedder.name, embedding_dim=embedder.dim))
@@ -202,6 +221,8 @@ def ingest_path(session: Session, path: str | Path, *, collection: str | None = 
             report.retired += 1
             report.details.append((KbAction.RETIRED, source))
     session.commit()
+    if not report.nothing_changed:
+        forget_vocabulary()
     if cache is not None and not report.nothing_changed:
         cache.invalidate()
     logger.info("kb ingest {}: added={} changed={} retired={} unchanged={} reembedded={} chunks={} failed={}",

@@ -95,6 +95,8 @@ def parse_markdown(raw: str, fallback_title: str) -> ParsedDocument:
 
 
 def parse_text(raw: str, fallback_title: str) -> ParsedDocument:
+    if any(_MD_HEADING.match(line) for line in raw.splitlines()):
+        return parse_markdown(raw, fallback_title)  # a .txt written with Markdown headings
     paragraphs = [p.strip() for p in normalise(raw).split("\n\n") if p.strip()]
     title = fallback_title
     if paragraphs and len(paragraphs[0]) <= 120 and "\n" not in paragraphs[0]:

@@ -7,6 +7,8 @@ OR-query of the query's words and their lemmas, so a long colloquial question st
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -16,11 +18,12 @@ from sqlmodel import Session
 
 from pipelines.knowledge.cache import SearchCache
 from pipelines.knowledge.embedders import Embedder
-from pipelines.knowledge.text import STOPWORDS, lemma, normalise, words
+from pipelines.knowledge.text import is_known, lemma, normalise, words
 from pipelines.knowledge.vector_index import checked, vector_predicate
 
 Mode = Literal["hybrid", "vector", "fts"]
 RRF_K = 60
+FALLBACK_WEIGHT = 0.35  # the OR fallback is a much weaker signal than an all-words match (tuned on kb_recall)
 EF_SEARCH = 100
 
 
@@ -58,7 +61,10 @@ def _filters(collection: str | None, doc_types: Sequence[str] | None, params: di
 def vector_candidates(session: Session, query: str, *, embedder: Embedder, limit: int,
                       collection: str | None = None, doc_types: Sequence[str] | None = None) -> list[_Ranked]:
     _, dim = checked(embedder)
-    vec = embedder.embed([query])[0]
+    weights, corrections = _analyse_query(session, query)
+    text = " ".join([query, *corrections])
+    embed_query = getattr(embedder, "embed_query", None)  # the offline embedder weighs query words by IDF
+    vec = embed_query(text, weights) if embed_query is not None else embedder.embed([text])[0]
     params: dict[str, Any] = {"q": "[" + ",".join(f"{x:.7g}" for x in vec) + "]", "n": limit}
     expr = f"c.embedding::vector({dim})"  # the expression of the embedder's partial HNSW index
     where = vector_predicate(embedder, "c") + _filters(collection, doc_types, params)
@@ -72,41 +78,136 @@ def vector_candidates(session: Session, query: str, *, embedder: Embedder, limit
     return [_Ranked(r.id, r.document_id, 1.0 - float(r.dist)) for r in ranked]
 
 
-def _or_query(query: str) -> str:
-    terms: list[str] = []
-    for word in words(query):
-        for part in word.split("-") + ([word] if "-" in word else []):
-            lem = lemma(part)
-            for term in (part, lem):
-                clean = "".join(ch for ch in term if ch.isalnum())
-                if len(clean) > 1 and clean not in STOPWORDS and clean not in terms:
-                    terms.append(clean)
-    return " | ".join(terms)
+@dataclass
+class _Vocabulary:
+    ndoc: dict[str, int]  # lexeme -> number of active chunks containing it
+    total: int  # active chunks
+    loaded_at: float
+
+
+_VOCABULARY: dict[str, _Vocabulary] = {}
+VOCABULARY_TTL_SECONDS = 300.0
+
+
+def forget_vocabulary() -> None:
+    """Drop the cached index vocabulary (ingest calls this; other processes reload within the TTL)."""
+    _VOCABULARY.clear()
+
+
+def _vocabulary(session: Session) -> _Vocabulary:
+    key = str(session.get_bind().engine.url)
+    vocab = _VOCABULARY.get(key)
+    if vocab is None or time.monotonic() - vocab.loaded_at > VOCABULARY_TTL_SECONDS:
+        rows = session.execute(sa.text(
+            "SELECT word, ndoc FROM ts_stat('SELECT tsv FROM kb_chunks WHERE active')")).all()
+        total = session.execute(sa.text("SELECT count(*) FROM kb_chunks WHERE active")).scalar_one()
+        vocab = _Vocabulary({r.word: int(r.ndoc) for r in rows}, int(total), time.monotonic())
+        _VOCABULARY[key] = vocab
+    return vocab
+
+
+def _analyse_query(session: Session, query: str) -> tuple[dict[str, float], list[str]]:
+    """(folded query word -> IDF of its stem among the active chunks, corrections): a word the dictionary does
+    not know and the index does not contain («аналитег») is corrected to the nearest indexed stem («аналитик»)."""
+    vocab = _vocabulary(session)
+    toks = sorted(set(words(query)))
+    if not toks or not vocab.total:
+        return {}, []
+    rows = session.execute(sa.text(
+        "SELECT w, (ts_lexize('russian_stem', w))[1] AS stem FROM unnest(CAST(:ws AS text[])) AS w"),
+        {"ws": toks}).all()
+    weights: dict[str, float] = {}
+    corrections: list[str] = []
+    for row in rows:
+        stem = row.stem or row.w
+        ndoc = vocab.ndoc.get(stem, 0)
+        if not ndoc and not is_known(row.w):
+            fixed = _closest(stem, vocab)
+            if fixed is not None and fixed not in corrections:
+                corrections.append(fixed)
+                weights[fixed] = _idf(vocab.ndoc[fixed], vocab.total)
+        weights[row.w] = _idf(ndoc, vocab.total)
+    return weights, corrections
+
+
+def _idf(ndoc: int, total: int) -> float:
+    return math.log(1.0 + (total - ndoc + 0.5) / (ndoc + 0.5))
+
+
+def _query_lexemes(session: Session, query: str) -> list[str]:
+    """Stemmed lexemes of the query words and of their lemmas (``russian`` config, stop words dropped)."""
+    extra = " ".join(lemma(w) for w in words(query))
+    rows = session.execute(sa.text("SELECT unnest(tsvector_to_array(to_tsvector('russian', :q)))"),
+                           {"q": f"{query} {extra}"}).scalars().all()
+    return [str(r) for r in rows]
+
+
+def _closest(lexeme: str, vocab: _Vocabulary) -> str | None:
+    """The indexed lexeme nearest to a misspelt one (same first letter, similar enough), or None."""
+    from rapidfuzz import fuzz, process
+
+    if len(lexeme) < 4 or not lexeme.isalpha():
+        return None
+    choices = [w for w in vocab.ndoc if w[:1] == lexeme[:1] and abs(len(w) - len(lexeme)) <= 2]
+    found = process.extractOne(lexeme, choices, scorer=fuzz.ratio, score_cutoff=75)
+    return str(found[0]) if found else None
+
+
+def _fallback_terms(session: Session, query: str) -> dict[str, float]:
+    """Lexeme -> weight (inverse document frequency) for the OR fallback; misspelt words are corrected to the
+    nearest indexed lexeme."""
+    vocab = _vocabulary(session)
+    terms: dict[str, float] = {}
+    for lex in _query_lexemes(session, query):
+        if lex not in vocab.ndoc:
+            fixed = _closest(lex, vocab)
+            if fixed is None:
+                continue
+            lex = fixed
+        terms[lex] = _idf(vocab.ndoc[lex], vocab.total)
+    return terms
+
+
+def _tsquery_literal(lexemes: Sequence[str], weight: str = "") -> str:
+    return " | ".join("'" + lex.replace("'", "''") + "'" + (f":{weight}" if weight else "") for lex in lexemes)
 
 
 def fts_candidates(session: Session, query: str, *, limit: int, collection: str | None = None,
-                   doc_types: Sequence[str] | None = None) -> list[_Ranked]:
+                   doc_types: Sequence[str] | None = None) -> tuple[list[_Ranked], bool]:
+    """Full-text candidates and whether they came from the all-words query (True) or the OR fallback."""
     params: dict[str, Any] = {"q": query, "n": limit}
     filters = _filters(collection, doc_types, params)
-    template = ("SELECT c.id, c.document_id, ts_rank(c.tsv, q) AS rank FROM kb_chunks c, {tsq} AS q "
-                "WHERE c.active AND c.tsv @@ q" + filters + " ORDER BY rank DESC, c.id LIMIT :n")
-    rows = session.execute(sa.text(template.format(tsq="websearch_to_tsquery('russian', :q)")), params).all()
-    if not rows:
-        or_query = _or_query(query)
-        if not or_query:
-            return []
-        params["q"] = or_query
-        rows = session.execute(sa.text(template.format(tsq="to_tsquery('russian', :q)")), params).all()
-    return [_Ranked(r.id, r.document_id, float(r.rank)) for r in rows]
+    rows = session.execute(sa.text(
+        "SELECT c.id, c.document_id, ts_rank(c.tsv, q) AS rank FROM kb_chunks c, "
+        "websearch_to_tsquery('russian', :q) AS q WHERE c.active AND c.tsv @@ q" + filters
+        + " ORDER BY rank DESC, c.id LIMIT :n"), params).all()
+    if rows:
+        return [_Ranked(r.id, r.document_id, float(r.rank)) for r in rows], True
+    terms = _fallback_terms(session, query)
+    if not terms:
+        return [], False
+    # BM25-like: the sum of the matched terms' IDF, half as much again when the term is in the heading.
+    score_parts = []
+    for i, (lex, idf) in enumerate(terms.items()):
+        params[f"t{i}"], params[f"h{i}"], params[f"w{i}"] = _tsquery_literal([lex]), _tsquery_literal([lex], "A"), idf
+        score_parts.append(f"(CASE WHEN c.tsv @@ CAST(:t{i} AS tsquery) THEN :w{i} ELSE 0 END)"
+                           f" + (CASE WHEN c.tsv @@ CAST(:h{i} AS tsquery) THEN 0.5 * :w{i} ELSE 0 END)")
+    params["any"] = _tsquery_literal(list(terms))
+    rows = session.execute(sa.text(
+        "SELECT c.id, c.document_id, (" + " + ".join(score_parts) + ") AS score FROM kb_chunks c "
+        "WHERE c.active AND c.tsv @@ CAST(:any AS tsquery)" + filters + " ORDER BY score DESC, c.id LIMIT :n"),
+        params).all()
+    return [_Ranked(r.id, r.document_id, float(r.score)) for r in rows], False
 
 
-def fuse(*lists: list[_Ranked], k: int = RRF_K) -> list[_Ranked]:
-    """Reciprocal rank fusion of ranked chunk lists."""
+def fuse(*lists: list[_Ranked], k: int = RRF_K, weights: Sequence[float] | None = None) -> list[_Ranked]:
+    """Reciprocal rank fusion of ranked chunk lists (optionally weighted per list)."""
     scores: dict[int, float] = {}
     docs: dict[int, int] = {}
-    for ranked in lists:
+    for index, ranked in enumerate(lists):
+        weight = weights[index] if weights else 1.0
         for rank, item in enumerate(ranked, start=1):
-            scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + 1.0 / (k + rank)
+            scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + weight / (k + rank)
             docs[item.chunk_id] = item.document_id
     return [_Ranked(cid, docs[cid], score) for cid, score in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
 
@@ -151,12 +252,16 @@ def search(session: Session, query: str, *, top_k: int = 5, collection: str | No
             return [Hit(**h) for h in cached]
     limit = max(50, top_k * 10)
     lists: list[list[_Ranked]] = []
+    weights: list[float] = []
     if mode in ("hybrid", "vector"):
         lists.append(vector_candidates(session, query, embedder=embedder, limit=limit, collection=collection,
                                        doc_types=doc_types))
+        weights.append(1.0)
     if mode in ("hybrid", "fts"):
-        lists.append(fts_candidates(session, query, limit=limit, collection=collection, doc_types=doc_types))
-    ranked = fuse(*lists) if mode == "hybrid" else lists[0]
+        fts, all_words = fts_candidates(session, query, limit=limit, collection=collection, doc_types=doc_types)
+        lists.append(fts)
+        weights.append(1.0 if all_words else FALLBACK_WEIGHT)
+    ranked = fuse(*lists, weights=weights) if mode == "hybrid" else lists[0]
     hits = _hits(session, ranked, top_k, per_document)
     if cache is not None and key is not None:
         cache.put(key, [h.as_dict() for h in hits])

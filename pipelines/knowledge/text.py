@@ -54,8 +54,8 @@ def _morph() -> Any:
 @lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
     """Dictionary form of a folded word (Russian via pymorphy3; other words as they are)."""
-    if not word or not re.search("[а-я]", word):
-        return word
+    if not word or not re.search("[а-я]", word) or len(word) <= 2:
+        return word  # numbers, Latin words and abbreviations («ии», «кп») stay as they are
     if "-" in word:
         return "-".join(lemma(part) for part in word.split("-"))
     parsed = _morph().parse(word)

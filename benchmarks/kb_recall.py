@@ -1,0 +1,83 @@
+"""Knowledge-base retrieval quality: recall@1 / recall@3 of vector, FTS and hybrid search on
+tests/data/kb_questions.jsonl over the shipped knowledge_base/, with the offline embedder.
+
+Uses DATABASE_URL when set, else starts an embedded PostgreSQL in a temp dir. ``--misses`` lists what was missed.
+
+    python benchmarks/kb_recall.py [--misses]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--misses", action="store_true", help="print the questions missed at 3")
+    parser.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "kb_questions.jsonl")
+    args = parser.parse_args()
+
+    from loguru import logger
+    from sqlmodel import Session
+
+    from db.engine import make_engine
+    from db.migrate import upgrade
+    from pipelines.knowledge.embedders import OfflineEmbedder
+    from pipelines.knowledge.evaluate import evaluate, load_questions
+    from pipelines.knowledge.ingest import ingest_path
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    embedded = None
+    url = os.environ.get("DATABASE_URL", "")
+    tmp = tempfile.TemporaryDirectory(prefix="kb-recall-")
+    if not url:
+        from db.embedded import EmbeddedServices
+
+        embedded = EmbeddedServices(Path(tmp.name), redis_persist=False)
+        embedded.start()
+        url = embedded.database_url
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        embedder = OfflineEmbedder()
+        questions = load_questions(args.questions)
+        with Session(engine) as session:
+            ingest_path(session, ROOT / "knowledge_base", collection="kb_recall_bench", embedder=embedder)
+            results = evaluate(session, questions, embedder=embedder, collection="kb_recall_bench")
+            by_kind: dict[str, list[dict[str, str]]] = defaultdict(list)
+            for q in questions:
+                by_kind[q["kind"] or "-"].append(q)
+            kind_results = {kind: evaluate(session, qs, embedder=embedder, collection="kb_recall_bench",
+                                           modes=("hybrid",))["hybrid"] for kind, qs in sorted(by_kind.items())}
+        engine.dispose()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+        tmp.cleanup()
+
+    print(f"questions: {len(questions)}, embedder: {embedder.name} ({embedder.dim} dims)")
+    print(f"{'mode':<8} {'recall@1':>9} {'recall@3':>9}")
+    for mode, rec in results.items():
+        print(f"{mode:<8} {rec.recall1:>9.3f} {rec.recall3:>9.3f}")
+    print("hybrid by question kind:")
+    for kind, rec in kind_results.items():
+        print(f"  {kind:<11} n={rec.total:<3} recall@1={rec.recall1:.3f} recall@3={rec.recall3:.3f}")
+    if args.misses:
+        for mode, rec in results.items():
+            for q, expected, got in rec.misses:
+                print(f"[{mode}] {q!r}: want {expected}, got {got}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
