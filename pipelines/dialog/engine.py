@@ -708,11 +708,7 @@ def _question(t: _Turn, step: str) -> tuple[str, list[Button]]:
     if step == "deadline":
         return texts.Q_DEADLINE, _slot_buttons("deadline")
     if step == "contacts":
-        if t.brief.get("name"):
-            text = texts.Q_PHONE.replace("туда пришлём документы и подтверждение", "туда пришлю КП") \
-                + " Можно пропустить, и я сразу покажу цены."
-        else:
-            text = texts.Q_CONTACTS
+        text = texts.Q_CONTACTS_NAME_KNOWN.format(name=t.brief["name"]) if t.brief.get("name") else texts.Q_CONTACTS
         if t.avito:
             text += " " + texts.Q_CONTACTS_AVITO_SKIP
         return text, [Button(texts.SKIP_CONTACTS_BUTTON, "slot:contacts:skip")]
