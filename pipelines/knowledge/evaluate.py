@@ -52,7 +52,7 @@ def load_questions(path: Path) -> list[dict[str, str]]:
 
 def evaluate(session: Session, questions: Sequence[dict[str, str]], *, embedder: Embedder,
              collection: str | None = None, modes: Sequence[Mode] = MODES) -> dict[str, Recall]:
-    results = {mode: Recall(mode) for mode in modes}
+    results: dict[str, Recall] = {mode: Recall(mode) for mode in modes}
     for item in questions:
         for mode in modes:
             hits = search(session, item["q"], top_k=3, collection=collection, mode=mode, embedder=embedder)
