@@ -34,8 +34,9 @@ def kb(tmp_path: Path) -> Path:
     from weasyprint import HTML
 
     root = tmp_path / "demo_kb"
-    _write(root, "services/lawyer.md", "# ИИ-Юрист\n\n## Что делает\n\nПроверяет договоры по чек-листу рисков и "
-                                       "готовит протокол разногласий.\n\n## Интеграции\n\nДиадок, СБИС, Контур.Фокус.\n")
+    _write(root, "services/lawyer.md",
+           "# ИИ-Юрист\n\n## Что делает\n\nПроверяет договоры по чек-листу рисков и готовит протокол "
+           "разногласий.\n\n## Интеграции\n\nДиадок, СБИС, Контур.Фокус.\n")
     _write(root, "faq/hosting.txt", "Размещение\n\nРешение работает в облаке Yandex Cloud в России или на ваших "
                                     "серверах (on-premise) в пакете Enterprise.")
     _write(root, "policies/privacy.html",

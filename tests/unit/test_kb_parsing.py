@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_long_section_is_split_under_the_cap_with_one_sentence_overlap() -> None
     pieces = split_text(" ".join(sentences), max_chars=600)
     assert len(pieces) > 3
     assert all(len(p) <= 600 for p in pieces)
-    for prev, nxt in zip(pieces, pieces[1:], strict=False):
+    for prev, nxt in itertools.pairwise(pieces):
         last_sentence = prev.split(". ")[-1]
         assert nxt.startswith(last_sentence.rstrip(".")), "the next piece repeats the previous last sentence"
     joined = " ".join(pieces)
