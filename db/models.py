@@ -87,6 +87,7 @@ class Lead(SQLModel, table=True):
     quotes_done: int = 0
     amo_lead_id: int | None = None
     listing_id: str | None = None
+    listing_product: str | None = None  # product preselected from the Avito listing the chat is about
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from db.engine import session_scope
 from db.models import Conversation, Lead, Message, Outbox, utcnow
+from pipelines.memory import refresh
 from pipelines.reply import OutgoingReply, write_replies
 from voronka.settings import Settings
 
@@ -40,7 +41,7 @@ class TurnResult:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def handle_inbound(deps: PipelineDeps, message_id: int) -> list[int]:
+def handle_inbound(deps: PipelineDeps, message_id: int) -> list[tuple[int, str]]:
     with session_scope(deps.engine) as session:
         message = session.get(Message, message_id)
         if message is None:
@@ -49,7 +50,7 @@ def handle_inbound(deps: PipelineDeps, message_id: int) -> list[int]:
             select(Conversation).where(Conversation.id == message.conversation_id).with_for_update()).one()
         session.refresh(message)
         if message.processed_at is not None:
-            return _pending_outbox(session, conversation.id)
+            return _pending_outbox(session, conversation.id, conversation.lead_id)
         lead = session.exec(select(Lead).where(Lead.id == conversation.lead_id).with_for_update()).one()
         if deps.settings.VORONKA_FAULT_PIPELINE_DELAY:
             time.sleep(deps.settings.VORONKA_FAULT_PIPELINE_DELAY)  # fault-injection knob used by the kill -9 test
@@ -70,13 +71,24 @@ def handle_inbound(deps: PipelineDeps, message_id: int) -> list[int]:
         conversation.updated_at = utcnow()
         session.add(conversation)
         session.flush()
-        return _pending_outbox(session, conversation.id)
+        pending = _pending_outbox(session, conversation.id, lead.id)
+        lead_id = lead.id
+    if lead_id is not None:
+        with session_scope(deps.engine) as session:
+            refresh(deps, session, lead_id=lead_id, ttl_days=deps.settings.SESSION_TTL_DAYS,
+                    limit=deps.settings.MAX_CONTEXT_MESSAGES)
+    return pending
 
 
-def _pending_outbox(session: Session, conversation_id: int | None) -> list[int]:
-    rows = session.exec(select(Outbox.id).where(Outbox.conversation_id == conversation_id,
-                                                Outbox.status == "pending").order_by(col(Outbox.id))).all()
-    return [int(r) for r in rows if r is not None]
+def _pending_outbox(session: Session, conversation_id: int | None,
+                    lead_id: int | None = None) -> list[tuple[int, str]]:
+    """(id, kind) of the conversation's (and its lead's) outbox rows still waiting to be performed."""
+    scope = col(Outbox.conversation_id) == conversation_id
+    if lead_id is not None:
+        scope = or_(scope, col(Outbox.lead_id) == lead_id)
+    rows = session.exec(select(Outbox.id, Outbox.kind).where(scope, Outbox.status == "pending")
+                        .order_by(col(Outbox.id))).all()
+    return [(int(r[0]), str(r[1])) for r in rows if r[0] is not None]
 
 
 def run_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversation: Conversation,

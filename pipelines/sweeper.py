@@ -19,7 +19,7 @@ STUCK_SENDING_MINUTES = 10
 @dataclass
 class SweepResult:
     inbox: list[int]
-    outbox: list[int]
+    outbox: list[tuple[int, str]]
     stuck: list[int]
 
 
@@ -32,7 +32,7 @@ def sweep(engine: Engine, *, older_than_seconds: int, limit: int = 500) -> Sweep
                                      Message.created_at < cutoff, Message.attempts < MAX_INBOX_ATTEMPTS)
             .order_by(col(Message.id)).limit(limit)).all()
         outbox = session.exec(
-            select(Outbox.id).where(Outbox.status == "pending", Outbox.created_at < cutoff)
+            select(Outbox.id, Outbox.kind).where(Outbox.status == "pending", Outbox.created_at < cutoff)
             .order_by(col(Outbox.id)).limit(limit)).all()
         stuck_cutoff = now - timedelta(minutes=STUCK_SENDING_MINUTES)
         stuck = session.exec(
@@ -42,4 +42,5 @@ def sweep(engine: Engine, *, older_than_seconds: int, limit: int = 500) -> Sweep
             session.execute(update(Outbox).where(col(Outbox.id).in_(stuck))
                             .values(status="unknown",
                                     last_error="delivery interrupted; not resent to avoid a duplicate"))
-    return SweepResult([int(i) for i in inbox if i], [int(i) for i in outbox if i], [int(i) for i in stuck if i])
+    return SweepResult([int(i) for i in inbox if i], [(int(i), str(k)) for i, k in outbox if i],
+                       [int(i) for i in stuck if i])

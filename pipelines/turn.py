@@ -1,26 +1,151 @@
-"""The decision for one client message (skeleton: a Russian greeting that names the stages it went through).
+"""The decision for one client message: understand → retrieve → dialog (price inside) → persist → actions → replies.
 
-Filled by the brain issue: understand → retrieve → dialog → price → document → integrate.
+Everything here runs inside the conversation's transaction (``pipelines.conversation.handle_inbound``). Slow side
+effects (documents, bookings, payments, CRM, manager notifications) are not done here: they become outbox rows of
+kind ``action`` / ``notify`` that their own actors perform once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from loguru import logger
 from sqlmodel import Session
 
-from db.models import Conversation, Lead, Message
-from pipelines.reply import OutgoingReply
+from db.models import Conversation, Lead, Message, Quote, utcnow
+from pipelines import leads as lead_ops
+from pipelines.dialog.engine import decide, expecting_slot
+from pipelines.dialog.types import Decision, DialogInput
+from pipelines.memory import load_history
+from pipelines.reply import OutgoingReply, add_outbox
+from pipelines.retrieve import retrieve
+from pipelines.understand.offline import understand_offline
+from pipelines.understand.types import Understanding
 
 if TYPE_CHECKING:
     from pipelines.conversation import PipelineDeps, TurnResult
+
+MEDIA_KINDS = ("voice", "image", "file", "video")
+COMMANDS = {"/start": "/start", "/help": "/help", "/price": "/price", "/manager": "/manager", "/cancel": "/cancel"}
+
+
+def media_reply(message: Message) -> OutgoingReply:
+    what = {"voice": "голосовые сообщения", "image": "изображения", "file": "файлы", "video": "видео"}.get(
+        message.kind, "вложения")
+    return OutgoingReply(text=f"Спасибо! К сожалению, я пока не могу разобрать {what}. Напишите, пожалуйста, "
+                              "ваш вопрос текстом — отвечу сразу. Если удобнее голосом, менеджер послушает и "
+                              "перезвонит.")
+
+
+def understand_text(deps: PipelineDeps, text: str, *, product: str | None, expecting: str | None) -> Understanding:
+    if deps.llm is None:
+        return understand_offline(text, current_product=product, expecting=expecting)
+    from pipelines.understand.llm_refine import understand
+
+    try:
+        return asyncio.run(understand(text, llm=deps.llm, current_product=product, expecting=expecting,
+                                      timeout=min(5.0, float(deps.settings.LLM_TIMEOUT_SECONDS))))
+    except RuntimeError:  # already inside an event loop (not the case in workers): stay offline
+        return understand_offline(text, current_product=product, expecting=expecting)
+
+
+def _session_expired(conversation: Conversation, settings_ttl_days: int) -> bool:
+    state = conversation.state or {}
+    last = state.get("last_seen")
+    if not last:
+        return False
+    try:
+        seen = datetime.fromisoformat(last)
+    except ValueError:
+        return False
+    return utcnow() - seen > timedelta(days=settings_ttl_days)
 
 
 def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversation: Conversation,
                 message: Message) -> TurnResult:
     from pipelines.conversation import TurnResult
 
-    text = ("Здравствуйте! Я ИИ-ассистент агентства «Воронка ИИ». Ваше сообщение получено и прошло этапы "
-            "«понимание → поиск → ответ». Расскажите, какая услуга вас интересует: ИИ-Менеджер, ИИ-Юрист "
-            "или ИИ-Аналитик?")
-    return TurnResult(replies=[OutgoingReply(text=text)])
+    settings = deps.settings
+    assert lead.id is not None and conversation.id is not None and message.id is not None
+    log = logger.bind(lead_id=lead.id, channel=conversation.channel, chat_id=conversation.id)
+    if message.kind in MEDIA_KINDS:
+        return TurnResult(replies=[media_reply(message)])
+
+    brief_row = lead_ops.brief_for(session, lead.id)
+    state: dict[str, Any] = dict(conversation.state or {})
+    if _session_expired(conversation, settings.SESSION_TTL_DAYS):
+        state = {"product": state.get("product")} if state.get("product") else {}
+    if lead.listing_product and not state.get("product"):
+        state["product"] = lead.listing_product
+    if state.get("handoff") and not lead.manager_hold:  # a manager gave the conversation back
+        state["handoff"] = False
+        state["negative_streak"] = state["miss_streak"] = 0
+
+    text: str | None = None
+    callback: str | None = None
+    if message.kind == "callback":
+        callback = str((message.payload or {}).get("callback") or message.text)
+    elif message.kind == "form":
+        brief_row.data = lead_ops.merge_form(brief_row.data, message.payload or {})
+        text = str((message.payload or {}).get("comment") or "").strip() or "Здравствуйте"
+    else:
+        text = message.text.strip()
+
+    expecting = expecting_slot(state)
+    product = brief_row.data.get("product") or state.get("product")
+    understanding = (understand_text(deps, text, product=product, expecting=expecting) if text
+                     else Understanding())
+    knowledge = retrieve(deps, session, understanding, text or "")
+    history = load_history(deps, session, lead_id=lead.id, before_id=message.id,
+                           limit=settings.MAX_CONTEXT_MESSAGES)
+    decision = decide(DialogInput(
+        channel=conversation.channel, text=text, callback=callback, understanding=understanding, state=state,
+        brief=dict(brief_row.data), history=history, knowledge=knowledge, rates=lead_ops.rates(session),
+        quotes_done=lead.quotes_done, max_quote_recalculations=settings.MAX_QUOTE_RECALCULATIONS,
+        now=datetime.now(UTC), working_hours=settings.WORKING_HOURS))
+    log.info("turn: intent={} product={} emotion={} replies={} actions={}", understanding.intent,
+             understanding.product, understanding.emotion, len(decision.replies),
+             [a.kind for a in decision.actions])
+    apply_decision(session, lead=lead, conversation=conversation, message=message, decision=decision,
+                   state_extra={"last_seen": utcnow().isoformat()})
+    return TurnResult(replies=[OutgoingReply(text=r.text, buttons=[{"text": b.text, "callback": b.callback}
+                                                                    for b in r.buttons],
+                                             attachments=list(r.attachments))
+                               for r in decision.replies],
+                      notes={"intent": understanding.intent})
+
+
+def apply_decision(session: Session, *, lead: Lead, conversation: Conversation, message: Message,
+                   decision: Decision, state_extra: dict[str, Any]) -> None:
+    """Persist what the dialog decided: state, brief, quote, stage, handoff, and the actions as outbox rows."""
+    assert lead.id is not None and message.id is not None
+    conversation.state = {**decision.state, **state_extra}
+    session.add(conversation)
+    brief_row = lead_ops.brief_for(session, lead.id)
+    if decision.brief_changed or decision.brief != brief_row.data:
+        lead_ops.save_brief(session, lead, brief_row, decision.brief)
+    if decision.quote is not None:
+        session.add(Quote(lead_id=lead.id, brief_version=brief_row.version, data=decision.quote.as_cli_dict()))
+        lead.quotes_done += 1
+    package = decision.state.get("package")
+    if package and package != lead.chosen_package:
+        lead.chosen_package = package
+    if decision.stage:
+        lead_ops.advance_stage(session, lead, decision.stage, channel=conversation.channel)
+    if decision.handoff:
+        lead_ops.hand_off(session, lead, conversation, reason=str(decision.handoff.get("reason")),
+                          summary=str(decision.handoff.get("summary", "")), message_id=message.id)
+    for index, action in enumerate(decision.actions):
+        if action.kind == "handoff":
+            continue  # done above
+        if action.kind == "quote":
+            continue  # stored above
+        add_outbox(session, key=f"action:{message.id}:{index}", kind="action", lead_id=lead.id,
+                   conversation_id=conversation.id, channel=conversation.channel,
+                   payload={"action": action.kind, "data": action.data})
+    session.flush()
+    lead_ops.sync_crm_when_qualified(session, lead, channel=conversation.channel)
+    lead.updated_at = utcnow()
+    session.add(lead)

@@ -24,11 +24,12 @@ def setup_middlewares(app: web.Application) -> None:
 
 
 def setup_routes(app: web.Application) -> None:
-    from web.routes import health, quote, site_chat
+    from web.routes import documents, health, quote, site_chat
 
     health.setup(app)
     site_chat.setup(app)
     quote.setup(app)
+    documents.setup(app)
 
 
 def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> None:

@@ -9,15 +9,24 @@ import dramatiq
 
 from pipelines.conversation import MessageNotFound, handle_inbound
 from pipelines.delivery import deliver
+from pipelines.integrate.dispatch import run_action
 from pipelines.sweeper import sweep
 from workers.context import runtime
+
+
+def dispatch_outbox(rows: list[tuple[int, str]]) -> None:
+    """Send each pending outbox row to the actor that performs its kind (after the transaction committed)."""
+    for outbox_id, kind in rows:
+        if kind == "action":
+            perform_action.send(outbox_id)
+        else:
+            deliver_outbox.send(outbox_id)
 
 
 @dramatiq.actor(actor_name="inbound.handle", queue_name="inbound", max_retries=3, time_limit=60_000,
                 throws=(MessageNotFound,))
 def handle_inbound_message(message_id: int) -> None:
-    for outbox_id in handle_inbound(runtime().deps, message_id):
-        deliver_outbox.send(outbox_id)
+    dispatch_outbox(handle_inbound(runtime().deps, message_id))
 
 
 @dramatiq.actor(actor_name="outbox.deliver", queue_name="delivery", max_retries=3, time_limit=60_000)
@@ -31,5 +40,9 @@ def sweep_inbox() -> None:
     result = sweep(rt.deps.engine, older_than_seconds=rt.settings.VORONKA_INBOX_SWEEP_SECONDS)
     for message_id in result.inbox:
         handle_inbound_message.send(message_id)
-    for outbox_id in result.outbox:
-        deliver_outbox.send(outbox_id)
+    dispatch_outbox(result.outbox)
+
+
+@dramatiq.actor(actor_name="integrate.action", queue_name="integrate", max_retries=3, time_limit=120_000)
+def perform_action(outbox_id: int) -> None:
+    dispatch_outbox(run_action(runtime().deps, outbox_id))

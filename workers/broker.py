@@ -47,6 +47,20 @@ def setup_broker(settings: Settings, *, database_url: str, redis_url: str) -> Re
     return broker
 
 
+ACTOR_MODULES = ("workers.actors",)
+OPTIONAL_ACTOR_MODULES = ("workers.actors_channels", "workers.actors_deals", "workers.actors_knowledge",
+                          "workers.actors_ops")
+
+
 def load_actors() -> None:
     """Declare every actor on the current broker (import for side effects, after setup_broker)."""
-    import workers.actors  # noqa: F401
+    import importlib
+
+    for name in ACTOR_MODULES:
+        importlib.import_module(name)
+    for name in OPTIONAL_ACTOR_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+
 
 class VoronkaProcess:
     def __init__(self, command: str, *, database_url: str, redis_url: str, data_dir: Path,
@@ -16,7 +18,8 @@ class VoronkaProcess:
         self.command = command
         self.env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                     "VORONKA_DATA_DIR": str(data_dir), "LOG_JSON": "false", "LLM_PROVIDER": "offline",
-                    "ENVIRONMENT": "test", "VORONKA_ACK_TIMEOUT_SECONDS": "4", **(env or {})}
+                    "ENVIRONMENT": "test", "VORONKA_ACK_TIMEOUT_SECONDS": "4",
+                    "JWT_SECRET_KEY": TEST_SECRET, **(env or {})}
         self.log_path = data_dir / f"{command}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
