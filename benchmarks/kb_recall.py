@@ -1,7 +1,8 @@
 """Knowledge-base retrieval quality: recall@1 / recall@3 of vector, FTS and hybrid search on
 tests/data/kb_questions.jsonl over the shipped knowledge_base/, with the offline embedder.
 
-Uses DATABASE_URL when set, else starts an embedded PostgreSQL in a temp dir. ``--misses`` lists what was missed.
+Uses DATABASE_URL when set (a scratch collection "kb_recall_bench", deleted afterwards), else starts an embedded
+PostgreSQL in a temp dir. ``--misses`` lists what was missed.
 
     python benchmarks/kb_recall.py [--misses]
 """
@@ -26,6 +27,7 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "kb_questions.jsonl")
     args = parser.parse_args()
 
+    import sqlalchemy as sa
     from loguru import logger
     from sqlmodel import Session
 
@@ -59,6 +61,8 @@ def main() -> int:
                 by_kind[q["kind"] or "-"].append(q)
             kind_results = {kind: evaluate(session, qs, embedder=embedder, collection="kb_recall_bench",
                                            modes=("hybrid",))["hybrid"] for kind, qs in sorted(by_kind.items())}
+            session.execute(sa.text("DELETE FROM kb_documents WHERE collection = 'kb_recall_bench'"))
+            session.commit()
         engine.dispose()
     finally:
         if embedded is not None:
@@ -74,8 +78,8 @@ def main() -> int:
         print(f"  {kind:<11} n={rec.total:<3} recall@1={rec.recall1:.3f} recall@3={rec.recall3:.3f}")
     if args.misses:
         for mode, rec in results.items():
-            for q, expected, got in rec.misses:
-                print(f"[{mode}] {q!r}: want {expected}, got {got}")
+            for question, expected, got in rec.misses:
+                print(f"[{mode}] {question!r}: want {expected}, got {got}")
     return 0
 
 
