@@ -6,6 +6,7 @@ Each takes settings and resolved URLs, sets up logging/Sentry, and runs until SI
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 
@@ -35,8 +36,15 @@ def run_web(settings: Settings, *, database_url: str, redis_url: str, port: int)
     setup_sentry(settings, process="web")
     app = create_app(settings, database_url=database_url, redis_url=redis_url)
     logger.info("web receiver on http://{}:{}", settings.VORONKA_HOST, port)
+    loop = None
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:  # uvloop is optional: the default loop works, a little slower
+        logger.info("uvloop not installed; using the default event loop")
     web.run_app(app, host=settings.VORONKA_HOST, port=port, print=None, access_log=None,
-                handle_signals=True, shutdown_timeout=10)
+                handle_signals=True, shutdown_timeout=10, loop=loop)
 
 
 def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None:
@@ -47,6 +55,8 @@ def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None
 
     setup_logging(settings, process="worker")
     setup_sentry(settings, process="worker")
+    if settings.VORONKA_WORKER_NICE:
+        os.nice(settings.VORONKA_WORKER_NICE)  # acknowledgements first: background work yields the CPU
     broker = setup_broker(settings, database_url=database_url, redis_url=redis_url)
     configure(settings, database_url=database_url, redis_url=redis_url)
     load_actors()
