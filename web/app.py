@@ -19,17 +19,24 @@ from web.middlewares import errors_middleware, security_headers_middleware
 
 
 def setup_middlewares(app: web.Application) -> None:
+    from web.cors import cors_middleware
+    from web.ratelimit import ratelimit_middleware
+
     app.middlewares.append(security_headers_middleware)
+    app.middlewares.append(cors_middleware)  # outside errors: error answers carry CORS headers too
     app.middlewares.append(errors_middleware)
+    app.middlewares.append(ratelimit_middleware)  # inside errors: RateLimited becomes the 429 JSON
 
 
 def setup_routes(app: web.Application) -> None:
-    from web.routes import documents, health, quote, site_chat
+    from web.routes import documents, health, quote, site_chat, site_forms, site_pages
 
     health.setup(app)
     site_chat.setup(app)
     quote.setup(app)
     documents.setup(app)
+    site_forms.setup(app)
+    site_pages.setup(app)
 
 
 def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> None:
