@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     LINK_TTL_HOURS: int = Field(72, ge=1)
     ENCRYPTION_KEYS: str = ""  # "kid:base64key,kid2:base64key" — the first one encrypts
     DATA_RETENTION_DAYS: int = Field(1095, ge=1)
+    CONTACT_HASH_KEY: str = ""  # HMAC key of phone/e-mail look-up hashes (never change it); default from JWT secret
+    METRICS_PUSH_SECONDS: float = Field(10.0, gt=0)  # workers/scheduler/bot publish their metrics this often
+    ADMIN_LOGIN_MAX_FAILURES: int = Field(5, ge=1)  # failed admin logins per user and per IP ...
+    ADMIN_LOGIN_WINDOW_MINUTES: int = Field(15, ge=1)  # ... within this window → 429
 
     # --- business -----------------------------------------------------------------------------
     WORKING_HOURS: str = "10:00-19:00"  # when managers answer (Europe/Moscow, Mon–Fri)
