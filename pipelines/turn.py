@@ -7,7 +7,6 @@ kind ``action`` / ``notify`` that their own actors perform once.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,8 @@ from db.models import Conversation, Lead, Message, Quote, utcnow
 from pipelines import leads as lead_ops
 from pipelines.dialog.engine import decide, expecting_slot
 from pipelines.dialog.types import Decision, DialogInput
+from pipelines.llm_reply import ReplyInput, refine_decision
+from pipelines.llm_usage import TaggedLLM, UsageTag
 from pipelines.memory import load_history
 from pipelines.reply import OutgoingReply, add_outbox
 from pipelines.retrieve import retrieve
@@ -39,15 +40,20 @@ def media_reply(message: Message) -> OutgoingReply:
                               "перезвонит.")
 
 
-def understand_text(deps: PipelineDeps, text: str, *, product: str | None, expecting: str | None) -> Understanding:
+def understand_text(deps: PipelineDeps, text: str, *, product: str | None, expecting: str | None,
+                    usage: UsageTag | None = None) -> Understanding:
     if deps.llm is None:
         return understand_offline(text, current_product=product, expecting=expecting)
+    from pipelines.llm_sync import run_llm
     from pipelines.understand.llm_refine import understand
 
-    try:
-        return asyncio.run(understand(text, llm=deps.llm, current_product=product, expecting=expecting,
-                                      timeout=min(5.0, float(deps.settings.LLM_TIMEOUT_SECONDS))))
-    except RuntimeError:  # already inside an event loop (not the case in workers): stay offline
+    timeout = min(5.0, float(deps.settings.LLM_TIMEOUT_SECONDS))
+    llm = TaggedLLM(deps.llm, usage.for_purpose("understand")) if usage is not None else deps.llm
+    try:  # on the process's LLM loop (see pipelines.llm_sync: asyncio.run per call breaks the SDK clients)
+        return run_llm(deps, understand(text, llm=llm, current_product=product, expecting=expecting,
+                                        timeout=timeout), timeout=timeout + 1.0)
+    except TimeoutError:
+        logger.warning("understand: LLM loop overran {}s, offline result kept", timeout)
         return understand_offline(text, current_product=product, expecting=expecting)
 
 
@@ -95,7 +101,8 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
 
     expecting = expecting_slot(state)
     product = brief_row.data.get("product") or state.get("product")
-    understanding = (understand_text(deps, text, product=product, expecting=expecting) if text
+    usage = UsageTag(lead.id, channel=conversation.channel, buffer=[]) if deps.llm is not None else None
+    understanding = (understand_text(deps, text, product=product, expecting=expecting, usage=usage) if text
                      else Understanding())
     knowledge = retrieve(deps, session, understanding, text or "")
     history = load_history(deps, session, lead_id=lead.id, before_id=message.id,
@@ -105,6 +112,10 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
         brief=dict(brief_row.data), history=history, knowledge=knowledge, rates=lead_ops.rates(session),
         quotes_done=lead.quotes_done, max_quote_recalculations=settings.MAX_QUOTE_RECALCULATIONS,
         now=datetime.now(UTC), working_hours=settings.WORKING_HOURS))
+    if deps.llm is not None:  # the LLM rewrites a knowledge answer; the turn's LLM usage becomes events
+        decision = refine_decision(deps, session, decision, ReplyInput(
+            channel=conversation.channel, text=text or "", understanding=understanding, knowledge=knowledge,
+            history=history, rates=lead_ops.rates(session), lead_id=lead.id), usage)
     log.info("turn: intent={} product={} emotion={} replies={} actions={}", understanding.intent,
              understanding.product, understanding.emotion, len(decision.replies),
              [a.kind for a in decision.actions])

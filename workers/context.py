@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis as redis_lib
+from sqlalchemy import Engine
 
 from db.engine import make_engine
 from pipelines.conversation import PipelineDeps
@@ -26,7 +27,8 @@ class WorkerRuntime:
         if self._deps is None:
             engine = make_engine(self.database_url, pool_size=self.settings.VORONKA_WORKER_THREADS)
             redis = redis_lib.Redis.from_url(self.redis_url)
-            self._deps = PipelineDeps(settings=self.settings, engine=engine, redis=redis, llm=_make_llm(self.settings))
+            self._deps = PipelineDeps(settings=self.settings, engine=engine, redis=redis,
+                                      llm=_make_llm(self.settings, engine=engine))
         return self._deps
 
     @property
@@ -38,14 +40,17 @@ class WorkerRuntime:
         return self._senders
 
 
-def _make_llm(settings: Settings) -> Any:
+def _make_llm(settings: Settings, *, engine: Engine | None = None) -> Any:
+    """The LLM router (None offline); its usage sink records tokens and cost per lead as ``llm_usage`` events."""
     if not settings.llm_configured or settings.LLM_PROVIDER == "offline":
         return None
     try:
         from integrations.llm.router import LLMRouter
     except ImportError:
         return None
-    return LLMRouter.from_settings(settings)
+    from pipelines.llm_usage import make_usage_sink
+
+    return LLMRouter.from_settings(settings, usage_sink=make_usage_sink(engine))
 
 
 _runtime: WorkerRuntime | None = None
