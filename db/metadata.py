@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 
 MODEL_MODULES = ("db.models",)
-OPTIONAL_MODEL_MODULES = ("db.models_pricing", "db.models_knowledge", "db.models_ops")
+OPTIONAL_MODEL_MODULES = ("db.models_pricing", "db.models_knowledge", "db.models_ops", "db.models_channels",
+                          "db.models_deals")
 
 
 def import_all_models() -> None:

@@ -9,4 +9,8 @@ from typing import Any
 
 
 def add_parsers(sub: Any) -> dict[str, Any]:
-    return {}
+    handlers: dict[str, Any] = {}
+    from voronka import cli_channels
+
+    handlers.update(cli_channels.add_parsers(sub))
+    return handlers

@@ -37,6 +37,10 @@ def setup_routes(app: web.Application) -> None:
     documents.setup(app)
     site_forms.setup(app)
     site_pages.setup(app)
+    from web.routes import webhooks_avito, webhooks_telegram
+
+    webhooks_avito.setup(app)
+    webhooks_telegram.setup(app)
 
 
 def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> None:

@@ -1,20 +1,54 @@
-"""Channel senders for outbox rows: the site (a notification to long-polling visitors), Telegram, Avito, mail."""
+"""Channel senders for outbox rows: the site (a notification to long-polling visitors), Telegram, Avito, managers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import dramatiq
 from sqlmodel import Session
 
 from db.models import Conversation, Message, Outbox
 from pipelines.delivery import Sender
 from pipelines.notify import site_channel
+from voronka.errors import UpstreamError
 
 if TYPE_CHECKING:
+    from pipelines.channels.clients import ChannelClients
     from workers.context import WorkerRuntime
 
 
+def channel_clients(rt: WorkerRuntime) -> ChannelClients:
+    """The worker process's channel clients (one event loop and client set per thread), created on first use."""
+    from pipelines.channels.clients import ChannelClients
+
+    extras = rt.deps.extras
+    if "channel_clients" not in extras:
+        extras["channel_clients"] = ChannelClients(rt.settings, redis_url=rt.redis_url)
+    clients: ChannelClients = extras["channel_clients"]
+    return clients
+
+
+def _queue_aware(send: Callable[..., dict[str, Any] | None]) -> Sender:
+    """A long Retry-After (429) goes back to the queue as a delayed retry instead of holding a worker thread."""
+
+    def sender(session: Session, outbox: Outbox, conversation: Conversation | None,
+               message: Message | None) -> dict[str, Any] | None:
+        try:
+            return send(session, outbox, conversation, message)
+        except UpstreamError as exc:
+            if exc.retryable and exc.retry_after:
+                raise dramatiq.Retry(exc.message, delay=int(exc.retry_after * 1000) + 100) from exc
+            raise
+
+    return sender
+
+
 def build_senders(rt: WorkerRuntime) -> dict[str, Sender]:
+    from pipelines.channels import delivery
+
+    max_attempts = rt.settings.MAX_RETRIES + 1
+
     def site_message(session: Session, outbox: Outbox, conversation: Conversation | None,
                      message: Message | None) -> dict[str, Any] | None:
         # The visitor reads messages through the site API; delivery is a wake-up for waiting long-polls.
@@ -22,4 +56,23 @@ def build_senders(rt: WorkerRuntime) -> dict[str, Sender]:
             rt.deps.redis.publish(site_channel(conversation.external_chat_id), str(outbox.message_id or 0))
         return None
 
-    return {"message:site": site_message}
+    def telegram_message(session: Session, outbox: Outbox, conversation: Conversation | None,
+                         message: Message | None) -> dict[str, Any] | None:
+        return delivery.send_telegram(channel_clients(rt), session, outbox, conversation, message,
+                                      max_attempts=max_attempts)
+
+    def avito_message(session: Session, outbox: Outbox, conversation: Conversation | None,
+                      message: Message | None) -> dict[str, Any] | None:
+        return delivery.send_avito(channel_clients(rt), session, outbox, conversation, message,
+                                   max_attempts=max_attempts)
+
+    def notify(session: Session, outbox: Outbox, conversation: Conversation | None,
+               message: Message | None) -> dict[str, Any] | None:
+        return delivery.send_notify(channel_clients(rt), session, outbox, conversation, message)
+
+    return {
+        "message:site": site_message,
+        "message:telegram": _queue_aware(telegram_message),
+        "message:avito": _queue_aware(avito_message),
+        "notify": _queue_aware(notify),
+    }

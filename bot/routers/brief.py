@@ -1,0 +1,19 @@
+"""Brief buttons: product choice (``product:``), slot answers (``slot:``), «начать заново» (``restart``)."""
+
+from __future__ import annotations
+
+from aiogram import Router, types
+
+from bot.inbox import UpdateInbox
+from bot.routers.filters import CallbackPrefix, PrivateChat
+
+
+async def on_brief_button(query: types.CallbackQuery, event_update: types.Update, inbox: UpdateInbox) -> None:
+    await inbox.client_callback(event_update, query)
+
+
+def router() -> Router:
+    r = Router(name="brief")
+    r.callback_query.filter(PrivateChat())
+    r.callback_query.register(on_brief_button, CallbackPrefix("product", "slot", "restart"))
+    return r

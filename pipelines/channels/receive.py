@@ -1,0 +1,77 @@
+"""Receiving a channel message (Avito webhook, Telegram update): persist it, then queue it — nothing else.
+
+``accept_inbound`` stores the event through the inbox in one transaction and only after the commit enqueues the
+channel actor. A message longer than MAX_MESSAGE_LENGTH is stored truncated (flagged, with its original length) and
+answered right away in the same transaction with a polite request to shorten it — it never reaches the dialog as a
+cut-off text and is never dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dramatiq
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from db.models import Message, Outbox, utcnow
+from pipelines.inbox import Inbound, Recorded, record_inbound
+from workers.enqueue import enqueue
+
+CHANNEL_ACTOR = "channels.inbound"
+CHANNEL_QUEUE = "inbound"
+
+messages_t = Message.__table__  # type: ignore[attr-defined]
+outbox_t = Outbox.__table__  # type: ignore[attr-defined]
+
+
+def oversize_text(limit: int) -> str:
+    return (f"Сообщение получилось очень длинным — я принимаю не больше {limit} символов за раз, поэтому "
+            "полностью его не разобрал. Пожалуйста, напишите главное коротко или разбейте на несколько "
+            "сообщений — отвечу сразу.")
+
+
+def truncate(inbound: Inbound, limit: int) -> bool:
+    """Cut an over-long text to ``limit`` characters, flagging it in the payload. True when it was cut."""
+    if len(inbound.text) <= limit:
+        return False
+    inbound.payload = {**inbound.payload, "truncated": True, "original_length": len(inbound.text)}
+    inbound.text = inbound.text[:limit]
+    return True
+
+
+@dataclass
+class Accepted:
+    recorded: Recorded
+    oversize_outbox_id: int | None = None
+
+
+async def _answer_oversize(conn: AsyncConnection, recorded: Recorded, channel: str, limit: int) -> int | None:
+    now = utcnow()
+    await conn.execute(sa.update(messages_t).where(messages_t.c.id == recorded.message_id)
+                       .values(processed_at=now, attempts=1))
+    out_id = await conn.scalar(sa.insert(messages_t).values(
+        conversation_id=recorded.conversation_id, lead_id=recorded.lead_id, channel=channel, direction="out",
+        role="assistant", kind="text", text=oversize_text(limit), payload={"buttons": [], "attachments": []},
+        created_at=now, attempts=0).returning(messages_t.c.id))
+    outbox_id = await conn.scalar(
+        insert(outbox_t).values(key=f"reply:{recorded.message_id}:0", lead_id=recorded.lead_id,
+                                conversation_id=recorded.conversation_id, message_id=out_id, channel=channel,
+                                kind="message", payload={}, status="pending", attempts=0, created_at=now)
+        .on_conflict_do_nothing(index_elements=["key"]).returning(outbox_t.c.id))
+    return int(outbox_id) if outbox_id is not None else None
+
+
+async def accept_inbound(engine: AsyncEngine, broker: dramatiq.Broker, inbound: Inbound, *,
+                         max_length: int) -> Accepted:
+    """Persist (and commit) one inbound event, then queue its processing. Duplicates are not queued again."""
+    cut = truncate(inbound, max_length)
+    oversize_id: int | None = None
+    async with engine.begin() as conn:
+        recorded = await record_inbound(conn, inbound)
+        if cut and not recorded.duplicate:
+            oversize_id = await _answer_oversize(conn, recorded, inbound.channel, max_length)
+    if not recorded.duplicate:  # the actor also delivers the oversize answer (a pending row of the conversation)
+        enqueue(broker, CHANNEL_ACTOR, recorded.message_id, queue=CHANNEL_QUEUE, lead_id=recorded.lead_id)
+    return Accepted(recorded, oversize_id)

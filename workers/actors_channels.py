@@ -1,0 +1,71 @@
+"""Actors of the channels feature (Avito, Telegram, the managers' chat). Thin: each calls pipeline functions."""
+
+from __future__ import annotations
+
+import dramatiq
+from loguru import logger
+
+from pipelines.channels.inbound import after_turn, prepare
+from pipelines.channels.manager import handle_manager_update
+from pipelines.conversation import MessageNotFound, handle_inbound
+from voronka.errors import NotConfigured, UpstreamError
+from workers.actors import dispatch_outbox
+from workers.context import runtime
+from workers.jobs_channels import TOKEN_CHECK_SECONDS
+from workers.senders import channel_clients
+
+
+@dramatiq.actor(actor_name="channels.inbound", queue_name="inbound", max_retries=3, time_limit=90_000,
+                throws=(MessageNotFound,))
+def handle_channel_message(message_id: int) -> None:
+    rt = runtime()
+    prepared = prepare(rt.deps, channel_clients(rt), message_id)
+    dispatch_outbox(handle_inbound(rt.deps, message_id))
+    after_turn(rt.deps, prepared)
+
+
+@dramatiq.actor(actor_name="channels.manager_update", queue_name="inbound", max_retries=3, time_limit=60_000)
+def handle_manager_chat_update(update_row_id: int) -> None:
+    rt = runtime()
+    outcome = handle_manager_update(rt.deps.engine, update_row_id)
+    dispatch_outbox(outcome.outbox)
+    if outcome.callback_query_id:
+        clients = channel_clients(rt)
+
+        async def answer() -> None:
+            sender = await clients.telegram()
+            await sender.answer_callback(outcome.callback_query_id or "", outcome.callback_text)
+
+        try:
+            clients.run(answer())
+        except (UpstreamError, NotConfigured) as exc:
+            logger.warning("managers' chat: button press not answered: {}", exc)
+
+
+@dramatiq.actor(actor_name="avito.refresh_token", queue_name="maintenance", max_retries=0, time_limit=60_000)
+def refresh_avito_token() -> None:
+    from pipelines.channels.clients import avito_configured
+
+    rt = runtime()
+    if not avito_configured(rt.settings):
+        return
+    clients = channel_clients(rt)
+
+    async def refresh() -> float:
+        client = await clients.avito()
+        # Refresh now if the token would enter its last hour before the next check: never less than 1 h left.
+        if await client.seconds_until_refresh() <= TOKEN_CHECK_SECONDS:
+            await client.refresh_token(force=True)
+        return await client.seconds_until_refresh()
+
+    left = clients.run(refresh())
+    logger.info("avito token valid; next refresh window in {:.0f}s", left)
+
+
+@dramatiq.actor(actor_name="channels.merge_sweep", queue_name="maintenance", max_retries=0, time_limit=60_000)
+def merge_same_contacts() -> None:
+    from pipelines.channels.identity import merge_duplicates
+
+    merged = merge_duplicates(runtime().deps)
+    if merged:
+        logger.info("merged {} lead(s) of the same client", merged)
