@@ -6,6 +6,7 @@ the same (channel, external_id) stored twice yields the first row's id and ``dup
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,8 +96,29 @@ async def _conversation(conn: AsyncConnection, inbound: Inbound) -> tuple[int, i
     return int(conv_id), int(lead_id), new_lead
 
 
+_FAST_INSERT = sa.text("""
+    INSERT INTO messages (conversation_id, lead_id, channel, external_id, direction, role, kind, text, payload,
+                          created_at, attempts)
+    SELECT c.id, c.lead_id, c.channel, :external_id, 'in', 'client', :kind, :text, CAST(:payload AS jsonb), now(), 0
+      FROM conversations c
+     WHERE c.channel = :channel AND c.external_chat_id = :chat_id
+    ON CONFLICT ON CONSTRAINT uq_message_channel_external DO NOTHING
+    RETURNING id, conversation_id, lead_id
+""").bindparams(sa.bindparam("text", type_=Message.__table__.c.text.type))  # type: ignore[attr-defined]
+
+
 async def record_inbound(conn: AsyncConnection, inbound: Inbound) -> Recorded:
-    """Store the event. The caller commits (``async with engine.begin()``) and only then enqueues/acknowledges."""
+    """Store the event. The caller commits (``async with engine.begin()``) and only then enqueues/acknowledges.
+
+    The common case — a known conversation — is one statement; the first message of a conversation (or a duplicate)
+    takes the full path below.
+    """
+    fast = (await conn.execute(_FAST_INSERT, {
+        "external_id": inbound.external_id, "kind": inbound.kind, "text": inbound.text,
+        "payload": json.dumps(inbound.payload, ensure_ascii=False), "channel": inbound.channel,
+        "chat_id": inbound.external_chat_id})).first()
+    if fast is not None:
+        return Recorded(int(fast.id), int(fast.conversation_id), int(fast.lead_id), duplicate=False)
     if inbound.external_id is not None:
         existing = (await conn.execute(sa.select(messages.c.id, messages.c.conversation_id, messages.c.lead_id)
                                        .where(messages.c.channel == inbound.channel,

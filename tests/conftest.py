@@ -22,6 +22,8 @@ from sqlmodel import Session
 from db.embedded import ensure_runtime_dir
 
 ensure_runtime_dir()
+# One secret for the test process and the worker processes it starts (signed links, dev encryption key).
+os.environ.setdefault("JWT_SECRET_KEY", "test-secret-key-0123456789abcdef")
 
 
 @pytest.fixture(scope="session")

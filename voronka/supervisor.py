@@ -12,6 +12,7 @@ import ctypes
 import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -101,6 +102,7 @@ def run(settings: Settings, *, port: int) -> int:
                 children.append(Child("bot", [*exe, "bot", "--no-migrate"]))
             for child in children:
                 _spawn(child, env)
+            _wait_for_port(settings.VORONKA_HOST, port, children[0], timeout=60)
             url = f"http://{settings.VORONKA_HOST}:{port}"
             print(f"voronka работает: {url}  (сайт и чат: {url}/, здоровье: {url}/health). Остановка: Ctrl-C",
                   flush=True)
@@ -125,6 +127,17 @@ def run(settings: Settings, *, port: int) -> int:
         return 1
     print("voronka остановлена.", flush=True)
     return 0
+
+
+def _wait_for_port(host: str, port: int, web: Child, *, timeout: float) -> None:
+    """Print the URL only once the web receiver accepts connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if web.proc is not None and web.proc.poll() is not None:
+            return  # it died; the supervision loop restarts it and says so
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
 
 
 def _stop_children(children: list[Child]) -> None:

@@ -16,6 +16,7 @@ from voronka.settings import Settings
 from web import keys
 from web.longpoll import SiteNotifier
 from web.middlewares import errors_middleware, security_headers_middleware
+from workers.enqueue import AsyncEnqueuer
 
 
 def setup_middlewares(app: web.Application) -> None:
@@ -63,6 +64,7 @@ def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> Non
     async def message_broker(app: web.Application) -> AsyncIterator[None]:
         if broker is not None:
             app[keys.BROKER] = broker
+            app[keys.ENQUEUER] = AsyncEnqueuer(broker, app[keys.REDIS])
             yield
             return
         from workers.broker import setup_broker
@@ -70,6 +72,7 @@ def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> Non
         created = setup_broker(app[keys.SETTINGS], database_url=app[keys.URLS]["database"],
                                redis_url=app[keys.URLS]["redis"])
         app[keys.BROKER] = created
+        app[keys.ENQUEUER] = AsyncEnqueuer(created, app[keys.REDIS])
         yield
         created.close()
 

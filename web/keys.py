@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voronka.settings import Settings
 from web.longpoll import SiteNotifier
+from workers.enqueue import AsyncEnqueuer
 
 SETTINGS = web.AppKey("settings", Settings)
 URLS = web.AppKey("urls", dict)  # {"database": ..., "redis": ...}
 DB = web.AppKey("db", AsyncEngine)
 REDIS = web.AppKey("redis", Redis)
 BROKER = web.AppKey("broker", dramatiq.Broker)
+ENQUEUER = web.AppKey("enqueuer", AsyncEnqueuer)  # non-blocking enqueue for handlers
 NOTIFIER = web.AppKey("notifier", SiteNotifier)
 EXTRAS = web.AppKey("extras", dict[str, Any])
