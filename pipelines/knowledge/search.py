@@ -25,6 +25,9 @@ Mode = Literal["hybrid", "vector", "fts"]
 RRF_K = 60
 FALLBACK_WEIGHT = 0.35  # the OR fallback is a much weaker signal than an all-words match (tuned on kb_recall)
 EF_SEARCH = 100
+# Full text ranks at most this many matching chunks per query: a bound on latency for huge collections where a
+# common word matches tens of thousands of rows (a knowledge base of a few thousand chunks never reaches it).
+FTS_SCAN_LIMIT = 3000
 
 
 @dataclass(frozen=True)
@@ -177,10 +180,11 @@ def fts_candidates(session: Session, query: str, *, limit: int, collection: str 
     """Full-text candidates and whether they came from the all-words query (True) or the OR fallback."""
     params: dict[str, Any] = {"q": query, "n": limit}
     filters = _filters(collection, doc_types, params)
+    params["scan"] = FTS_SCAN_LIMIT
     rows = session.execute(sa.text(
-        "SELECT c.id, c.document_id, ts_rank(c.tsv, q) AS rank FROM kb_chunks c, "
-        "websearch_to_tsquery('russian', :q) AS q WHERE c.active AND c.tsv @@ q" + filters
-        + " ORDER BY rank DESC, c.id LIMIT :n"), params).all()
+        "SELECT c.id, c.document_id, ts_rank(c.tsv, q) AS rank FROM websearch_to_tsquery('russian', :q) AS q, "
+        "LATERAL (SELECT c.id, c.document_id, c.tsv FROM kb_chunks c WHERE c.active AND c.tsv @@ q" + filters
+        + " LIMIT :scan) AS c ORDER BY rank DESC, c.id LIMIT :n"), params).all()
     if rows:
         return [_Ranked(r.id, r.document_id, float(r.rank)) for r in rows], True
     terms = _fallback_terms(session, query)
@@ -194,9 +198,9 @@ def fts_candidates(session: Session, query: str, *, limit: int, collection: str 
                            f" + (CASE WHEN c.tsv @@ CAST(:h{i} AS tsquery) THEN 0.5 * :w{i} ELSE 0 END)")
     params["any"] = _tsquery_literal(list(terms))
     rows = session.execute(sa.text(
-        "SELECT c.id, c.document_id, (" + " + ".join(score_parts) + ") AS score FROM kb_chunks c "
-        "WHERE c.active AND c.tsv @@ CAST(:any AS tsquery)" + filters + " ORDER BY score DESC, c.id LIMIT :n"),
-        params).all()
+        "SELECT c.id, c.document_id, (" + " + ".join(score_parts) + ") AS score FROM (SELECT c.id, c.document_id, "
+        "c.tsv FROM kb_chunks c WHERE c.active AND c.tsv @@ CAST(:any AS tsquery)" + filters + " LIMIT :scan) AS c "
+        "ORDER BY score DESC, c.id LIMIT :n"), params).all()
     return [_Ranked(r.id, r.document_id, float(r.score)) for r in rows], False
 
 
