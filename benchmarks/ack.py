@@ -59,6 +59,29 @@ def bare_server(database_url: str, port: int) -> None:
     asyncio.run(main())
 
 
+async def paced(url: str, clients: int, seconds: float, interval: float) -> tuple[list[float], float]:
+    """Open loop: each client sends one message every ``interval`` seconds (a chat visitor, not a flood)."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
+
+        async def one_client(index: int) -> None:
+            await asyncio.sleep(interval * index / clients)  # spread the starts
+            end = time.perf_counter() + seconds
+            n = 0
+            while time.perf_counter() < end:
+                started = time.perf_counter()
+                payload = {"session_id": f"paced-{index}", "text": f"Здравствуйте, сколько стоит ИИ-юрист? {n}"}
+                async with session.post(url + "/api/v1/site/messages", json=payload) as response:
+                    await response.read()
+                latencies.append((time.perf_counter() - started) * 1000)
+                n += 1
+                await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client(i) for i in range(clients)))
+        return latencies, time.perf_counter() - started
+
+
 async def load(url: str, clients: int, total: int) -> tuple[list[float], float]:
     latencies: list[float] = []
     counter = iter(range(total))
@@ -98,6 +121,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--url", default="")
+    parser.add_argument("--interval", type=float, default=2.0, help="paced mode: seconds between a client's messages")
+    parser.add_argument("--seconds", type=float, default=15.0, help="paced mode: duration")
     args = parser.parse_args()
 
     run_proc = None
@@ -116,18 +141,25 @@ def main() -> int:
             if "http://" in line:
                 break
         url = f"http://127.0.0.1:{port}"
-    database_url = os.environ.get("DATABASE_URL") or json.loads((data_dir / "services.json").read_text())["database_url"]
+    services = data_dir / "services.json"
+    database_url = os.environ.get("DATABASE_URL") or json.loads(services.read_text())["database_url"]
     bare_port = free_port()
     bare = multiprocessing.Process(target=bare_server, args=(database_url, bare_port), daemon=True)
     bare.start()
     time.sleep(1.5)
     try:
-        print(f"{args.clients} concurrent clients, {args.requests} requests each target")
+        print(f"closed loop: {args.clients} concurrent clients sending back to back, {args.requests} requests")
         lat, elapsed = asyncio.run(load(url, args.clients, args.requests))
         ours = report("voronka", lat, elapsed)
         lat_b, elapsed_b = asyncio.run(load(f"http://127.0.0.1:{bare_port}", args.clients, args.requests))
         theirs = report("bare", lat_b, elapsed_b)
         print(f"throughput ratio voronka/bare: {ours / theirs:.0%}")
+        print(f"paced: {args.clients} clients, one message every {args.interval:g} s each, {args.seconds:g} s")
+        lat_p, elapsed_p = asyncio.run(paced(url, args.clients, args.seconds, args.interval))
+        report("voronka", lat_p, elapsed_p)
+        lat_bp, elapsed_bp = asyncio.run(paced(f"http://127.0.0.1:{bare_port}", args.clients, args.seconds,
+                                               args.interval))
+        report("bare", lat_bp, elapsed_bp)
     finally:
         bare.terminate()
         if run_proc is not None:

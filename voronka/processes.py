@@ -44,7 +44,7 @@ def run_web(settings: Settings, *, database_url: str, redis_url: str, port: int)
     except ImportError:  # uvloop is optional: the default loop works, a little slower
         logger.info("uvloop not installed; using the default event loop")
     web.run_app(app, host=settings.VORONKA_HOST, port=port, print=None, access_log=None,
-                handle_signals=True, shutdown_timeout=10, loop=loop)
+                handle_signals=True, shutdown_timeout=10, loop=loop, reuse_port=True)
 
 
 def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None:

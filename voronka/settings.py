@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     VORONKA_PORT: int = Field(8080, ge=1, le=65535)
     VORONKA_DATA_DIR: Path = Path("./data")
     VORONKA_PUBLIC_URL: str = ""  # how clients reach us (links in messages); default http://HOST:PORT
+    VORONKA_WEB_PROCESSES: int = Field(1, ge=1, le=32)  # web receivers sharing the port (SO_REUSEPORT)
     VORONKA_WORKER_PROCESSES: int = Field(1, ge=1, le=32)
     VORONKA_WORKER_THREADS: int = Field(8, ge=1, le=64)
     VORONKA_WORKER_NICE: int = Field(5, ge=0, le=19)  # workers yield the CPU to the web receiver on a small box
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     BOOKING_WORK_HOURS: str = "10:00-19:00"
     BOOKING_SLOT_MINUTES: int = Field(60, ge=15, le=240)
     BOOKING_MIN_NOTICE_HOURS: int = Field(2, ge=0)
+    BOOKING_DAYS_AHEAD: int = Field(14, ge=1, le=60)  # how far ahead free slots are looked for
 
     # --- YooKassa -----------------------------------------------------------------------------
     YOOKASSA_API_URL: str = "https://api.yookassa.ru/v3"
@@ -118,6 +120,7 @@ class Settings(BaseSettings):
     ]
     TRUSTED_PROXIES: CsvList = []
     PREPAYMENT_PERCENT: int = Field(100, ge=1, le=100)
+    PAYMENT_POLL_SECONDS: int = Field(300, ge=10)  # pending payments are re-read this often (lost notifications)
 
     # --- mail ---------------------------------------------------------------------------------
     SMTP_HOST: str = ""
@@ -149,6 +152,7 @@ class Settings(BaseSettings):
     VAT_PERCENT: int = Field(0, ge=0, le=30)
     MAX_QUOTE_RECALCULATIONS: int = Field(20, ge=1)
     NPS_DELAY_DAYS: int = Field(3, ge=0)
+    NPS_AFTER_CONSULTATION_HOURS: int = Field(24, ge=0)  # the survey after a consultation, counted from its end
     AGENCY_NAME: str = "ООО «Воронка ИИ»"
     AGENCY_INN: str = "7700000000"
     AGENCY_KPP: str = "770001001"

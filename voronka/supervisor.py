@@ -94,7 +94,8 @@ def run(settings: Settings, *, port: int) -> int:
             env = {**os.environ, "DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url,
                    "VORONKA_PORT": str(port), "VORONKA_DATA_DIR": str(settings.data_dir)}
             exe = [sys.executable, "-m", "voronka.cli"]
-            children = [Child("web", [*exe, "web", "--no-migrate"])]
+            children = [Child(f"web-{i + 1}", [*exe, "web", "--no-migrate"])
+                        for i in range(settings.VORONKA_WEB_PROCESSES)]
             children += [Child(f"worker-{i + 1}", [*exe, "worker", "--no-migrate"])
                          for i in range(settings.VORONKA_WORKER_PROCESSES)]
             children.append(Child("scheduler", [*exe, "scheduler", "--no-migrate"]))
