@@ -275,3 +275,19 @@ async def test_a_call_outside_a_turn_is_recorded_in_its_own_transaction(make_dep
     events = db.exec(select(Event).where(Event.kind == "llm_usage")).all()
     assert [(e.lead_id, e.data["provider"], e.data["input_tokens"], e.data["purpose"]) for e in events] == [
         (lead_id, "anthropic", 50, "other")]
+
+
+async def test_usage_increments_the_prometheus_counters(make_deps: Any, openai_fake: OpenAIFake) -> None:
+    metrics = pytest.importorskip("voronka.metrics")
+    labels = {"provider": "openai", "model": "gpt-4o-mini", "direction": "input"}
+
+    def tokens_in() -> float:
+        return metrics.REGISTRY.get_sample_value("voronka_llm_tokens_total", labels) or 0.0
+
+    before = tokens_in()
+    deps = make_deps()
+    decision, inp = dialog_turn()
+    openai_fake.answer_next(GOOD, input_tokens=700, output_tokens=30)
+    _, outcome = await answer(deps, decision, inp, UsageTag(None, buffer=[]))
+    assert outcome.used
+    assert tokens_in() - before == 700
