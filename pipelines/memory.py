@@ -51,7 +51,7 @@ def refresh(deps: PipelineDeps, session: Session, *, lead_id: int, ttl_days: int
     """Store the lead's latest messages in Redis (called after a turn commits)."""
     if deps.redis is None:
         return
-    messages = _from_db(session, lead_id, 2**62, limit)
+    messages = _from_db(session, lead_id, 2**31 - 1, limit)
     payload = {"last_id": messages[-1]["id"] if messages else None, "messages": messages}
     try:
         deps.redis.set(memory_key(lead_id), json.dumps(payload, ensure_ascii=False), ex=ttl_days * 86400)

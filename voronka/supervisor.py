@@ -91,6 +91,7 @@ def run(settings: Settings, *, port: int) -> int:
     try:
         with run_lock(settings.data_dir), service_urls(settings, own=True) as urls:
             upgrade(urls.database_url)
+            _ingest_knowledge(settings, urls.database_url, urls.redis_url)
             env = {**os.environ, "DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url,
                    "VORONKA_PORT": str(port), "VORONKA_DATA_DIR": str(settings.data_dir)}
             exe = [sys.executable, "-m", "voronka.cli"]
@@ -128,6 +129,16 @@ def run(settings: Settings, *, port: int) -> int:
         return 1
     print("voronka остановлена.", flush=True)
     return 0
+
+
+def _ingest_knowledge(settings: Settings, database_url: str, redis_url: str) -> None:
+    """The shipped knowledge base is searchable from the first message (the scheduler keeps it fresh after)."""
+    from pipelines.knowledge.cli import rescan
+
+    scoped = settings.model_copy(update={"DATABASE_URL": database_url, "REDIS_URL": redis_url})
+    report = rescan(scoped)
+    if report.failed:
+        logger.warning("knowledge base: {} files could not be ingested", len(report.failed))
 
 
 def _wait_for_port(host: str, port: int, web: Child, *, timeout: float) -> None:

@@ -84,10 +84,10 @@ def extract_slots(t: str, raw: str, *, expecting: str | None, today: date, is_qu
     value = sl.deadline(t, expecting, today)
     if value is not None:
         found["deadline"] = value
-    if expecting == "industry" or not is_question or _WE_RE.search(t):
-        value = sl.industry(t, expecting)
-        if value is not None:
-            found["industry"] = value
+    # A question is not an answer, even to «какая у вас сфера?»: only a known industry named in it counts.
+    value = sl.industry(t, expecting) if not is_question else sl.industry(t, None) if _WE_RE.search(t) else None
+    if value is not None:
+        found["industry"] = value
     return found
 
 

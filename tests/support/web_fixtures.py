@@ -41,3 +41,13 @@ def start_worker(services, tmp_path: Path) -> Iterator[Any]:  # type: ignore[no-
     yield start
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture
+def knowledge(settings, clean_db):  # type: ignore[no-untyped-def]
+    """The shipped knowledge base, ingested into the (clean) test database."""
+    from pipelines.knowledge.cli import rescan
+
+    report = rescan(settings, engine=clean_db)
+    assert not report.failed
+    return report

@@ -1,0 +1,16 @@
+"""Knowledge-base hot reload: the scheduled rescan ingests changed files of ``knowledge_base/`` without a restart."""
+
+from __future__ import annotations
+
+import dramatiq
+from loguru import logger
+
+from pipelines.knowledge.cli import rescan
+from workers.context import runtime
+
+
+@dramatiq.actor(actor_name="knowledge.rescan", queue_name="maintenance", max_retries=0, time_limit=600_000)
+def rescan_knowledge() -> None:
+    report = rescan(runtime().settings, engine=runtime().deps.engine)
+    if not report.nothing_changed:
+        logger.info("knowledge base updated: +{} ~{} -{}", report.added, report.changed, report.retired)
