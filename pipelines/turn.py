@@ -153,7 +153,8 @@ def apply_decision(session: Session, *, lead: Lead, conversation: Conversation, 
             continue  # done above
         if action.kind == "quote":
             continue  # stored above
-        add_outbox(session, key=f"action:{message.id}:{index}", kind="action", lead_id=lead.id,
+        kind = "document" if action.kind == "document" else "action"  # documents have their own queue
+        add_outbox(session, key=f"action:{message.id}:{index}", kind=kind, lead_id=lead.id,
                    conversation_id=conversation.id, channel=conversation.channel,
                    payload={"action": action.kind, "data": action.data})
     session.flush()

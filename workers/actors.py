@@ -19,6 +19,8 @@ def dispatch_outbox(rows: list[tuple[int, str]]) -> None:
     for outbox_id, kind in rows:
         if kind == "action":
             perform_action.send(outbox_id)
+        elif kind == "document":
+            render_document.send(outbox_id)
         else:
             deliver_outbox.send(outbox_id)
 
@@ -45,4 +47,10 @@ def sweep_inbox() -> None:
 
 @dramatiq.actor(actor_name="integrate.action", queue_name="integrate", max_retries=3, time_limit=120_000)
 def perform_action(outbox_id: int) -> None:
+    dispatch_outbox(run_action(runtime().deps, outbox_id))
+
+
+@dramatiq.actor(actor_name="document.render", queue_name="documents", max_retries=3, time_limit=120_000)
+def render_document(outbox_id: int) -> None:
+    """КП / contract / invoice as PDF (the outbox row's "document" action); no duplicate on retry."""
     dispatch_outbox(run_action(runtime().deps, outbox_id))

@@ -10,6 +10,8 @@ QUEUES = {
     "inbound.handle": "inbound",
     "outbox.deliver": "delivery",
     "maintenance.sweep": "maintenance",
+    "integrate.action": "integrate",
+    "document.render": "documents",
 }
 
 
