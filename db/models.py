@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from db.crypto import EncryptedText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -52,9 +54,9 @@ class Stage:
 class Client(SQLModel, table=True):
     __tablename__ = "clients"
     id: int | None = Field(default=None, primary_key=True)
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    name: str | None = Field(default=None, sa_type=EncryptedText)  # personal data: AES-256-GCM at rest
+    phone: str | None = Field(default=None, sa_type=EncryptedText)
+    email: str | None = Field(default=None, sa_type=EncryptedText)
     phone_hash: str | None = Field(default=None, index=True)
     email_hash: str | None = Field(default=None, index=True)
     created_at: datetime = _ts()
@@ -122,7 +124,7 @@ class Message(SQLModel, table=True):
     direction: str  # in | out
     role: str  # client | assistant | manager | system
     kind: str = "text"  # text | callback | voice | image | file | command
-    text: str = ""
+    text: str = Field(default="", sa_type=EncryptedText)  # encrypted at rest (db/crypto.py)
     payload: dict[str, Any] = _json()  # buttons, attachments, callback data, media urls
     created_at: datetime = _ts()
     processed_at: datetime | None = _ts(nullable=True, default=False)

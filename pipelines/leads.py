@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from db.crypto import contact_hash_key
 from db.models import Brief, Client, Conversation, Event, Lead, Stage, utcnow
 from db.repo_pricing import load_rate_table
 from pipelines.dialog.engine import stage_rank
@@ -26,10 +27,12 @@ def brief_for(session: Session, lead_id: int) -> Brief:
     return brief
 
 
-def contact_hash(kind: str, value: str, key: bytes = b"voronka-contact") -> str:
-    """A keyed hash of a normalised phone or e-mail, for matching one client across channels."""
+def contact_hash(kind: str, value: str, key: bytes | None = None) -> str:
+    """A keyed hash of a normalised phone or e-mail, for matching one client across channels.
+
+    The key is ``CONTACT_HASH_KEY`` from settings (via the process key ring, ``db.crypto.contact_hash_key``)."""
     normalised = value.strip().lower()
-    return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key or contact_hash_key(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 
 def save_brief(session: Session, lead: Lead, brief: Brief, data: dict[str, Any]) -> None:

@@ -13,4 +13,7 @@ def add_parsers(sub: Any) -> dict[str, Any]:
     from voronka import cli_channels
 
     handlers.update(cli_channels.add_parsers(sub))
+    from voronka import cli_ops
+
+    handlers.update(cli_ops.add_parsers(sub))  # admin, privacy, backup, restore, doc, kb
     return handlers

@@ -73,11 +73,50 @@ def setup_logging(settings: Settings, *, process: str) -> None:
                    retention="10 days", enqueue=True)
 
 
+def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Sentry ``before_send``: the same masking as the logs, applied to messages and exception values."""
+    message = event.get("message")
+    if isinstance(message, str):
+        event["message"] = mask(message)
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict):
+        for key in ("message", "formatted"):
+            if isinstance(logentry.get(key), str):
+                logentry[key] = mask(logentry[key])
+    for exc in (event.get("exception") or {}).get("values") or []:
+        if isinstance(exc.get("value"), str):
+            exc["value"] = mask(exc["value"])
+    for crumb in (event.get("breadcrumbs") or {}).get("values") or []:
+        if isinstance(crumb.get("message"), str):
+            crumb["message"] = mask(crumb["message"])
+    return event
+
+
+def sentry_integrations(process: str) -> list[Any]:
+    """Web: aiohttp requests; workers: Dramatiq jobs; every process: loguru errors become Sentry events."""
+    integrations: list[Any] = []
+    from sentry_sdk.integrations.loguru import LoguruIntegration
+
+    integrations.append(LoguruIntegration())
+    if process == "web":
+        from sentry_sdk.integrations.aiohttp import AioHttpIntegration
+
+        integrations.append(AioHttpIntegration())
+    if process == "worker":
+        from sentry_sdk.integrations.dramatiq import DramatiqIntegration
+
+        integrations.append(DramatiqIntegration())
+    return integrations
+
+
 def setup_sentry(settings: Settings, *, process: str) -> bool:
+    """Error reporting for web, worker, scheduler and bot (``SENTRY_DSN``; off when empty). No personal data."""
     if not settings.SENTRY_DSN:
         return False
     import sentry_sdk
 
     sentry_sdk.init(dsn=settings.SENTRY_DSN, environment=settings.ENVIRONMENT, send_default_pii=False,
-                    traces_sample_rate=0.0, server_name=process)
+                    traces_sample_rate=0.0, server_name=process, integrations=sentry_integrations(process),
+                    before_send=scrub_event)  # type: ignore[arg-type]
+    sentry_sdk.set_tag("process", process)
     return True

@@ -9,11 +9,25 @@ import asyncio
 import os
 import signal
 import threading
+from collections.abc import Callable
 
 from loguru import logger
 
 from voronka.logs import setup_logging, setup_sentry
 from voronka.settings import Settings
+
+
+def _ops_start(settings: Settings, *, process: str, redis_url: str) -> Callable[[], None]:
+    """Per-process operations set-up: the personal-data key ring and the metrics publisher (non-web processes;
+    the web serves /metrics itself). Returns the stop function."""
+    from db import crypto
+    from voronka.metrics import start_publisher
+
+    crypto.configure(settings)
+    if process == "web":
+        return lambda: None
+    publisher = start_publisher(redis_url, process, settings.METRICS_PUSH_SECONDS)
+    return publisher.stop
 
 
 def _stop_event() -> threading.Event:
@@ -34,6 +48,7 @@ def run_web(settings: Settings, *, database_url: str, redis_url: str, port: int)
 
     setup_logging(settings, process="web")
     setup_sentry(settings, process="web")
+    _ops_start(settings, process="web", redis_url=redis_url)
     app = create_app(settings, database_url=database_url, redis_url=redis_url)
     logger.info("web receiver on http://{}:{}", settings.VORONKA_HOST, port)
     loop = None
@@ -55,6 +70,7 @@ def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None
 
     setup_logging(settings, process="worker")
     setup_sentry(settings, process="worker")
+    stop_ops = _ops_start(settings, process="worker", redis_url=redis_url)
     if settings.VORONKA_WORKER_NICE:
         os.nice(settings.VORONKA_WORKER_NICE)  # acknowledgements first: background work yields the CPU
     broker = setup_broker(settings, database_url=database_url, redis_url=redis_url)
@@ -69,6 +85,7 @@ def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None
     logger.info("worker stopping")
     worker.stop(timeout=30_000)
     broker.close()
+    stop_ops()
 
 
 def run_scheduler(settings: Settings, *, database_url: str, redis_url: str) -> None:
@@ -76,12 +93,14 @@ def run_scheduler(settings: Settings, *, database_url: str, redis_url: str) -> N
 
     setup_logging(settings, process="scheduler")
     setup_sentry(settings, process="scheduler")
+    stop_ops = _ops_start(settings, process="scheduler", redis_url=redis_url)
     scheduler = build_scheduler(settings, database_url=database_url, redis_url=redis_url)
     stop = _stop_event()
     scheduler.start()
     logger.info("scheduler started: {}", [job.id for job in scheduler.get_jobs()])
     stop.wait()
     scheduler.shutdown(wait=True)
+    stop_ops()
 
 
 def run_bot(settings: Settings, *, database_url: str, redis_url: str, polling: bool) -> int:
@@ -95,4 +114,9 @@ def run_bot(settings: Settings, *, database_url: str, redis_url: str, polling: b
     except ImportError:
         logger.error("the Telegram bot is not available in this build")
         return 2
-    return asyncio.run(run_bot_process(settings, database_url=database_url, redis_url=redis_url, polling=polling))
+    stop_ops = _ops_start(settings, process="bot", redis_url=redis_url)
+    try:
+        return asyncio.run(run_bot_process(settings, database_url=database_url, redis_url=redis_url,
+                                           polling=polling))
+    finally:
+        stop_ops()

@@ -42,6 +42,9 @@ def setup_routes(app: web.Application) -> None:
 
     webhooks_avito.setup(app)
     webhooks_telegram.setup(app)
+    from web.routes import admin
+
+    admin.setup(app)  # admin API + pages, dashboard, /metrics, personal-data keys
 
 
 def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> None:

@@ -46,6 +46,9 @@ class DeadLetters(dramatiq.Middleware):
         except Exception:
             logger.exception("could not record failed job {}", message.message_id)
             raise
+        from voronka.metrics import job_failed
+
+        job_failed(message.actor_name, message.queue_name)
         logger.bind(lead_id=lead_id).error("job {} failed for good: {}", message.actor_name, type(exception).__name__)
         on_give_up = message.options.get("on_give_up")
         if on_give_up:

@@ -1,0 +1,400 @@
+"""Admin pages under ``/admin`` (server-rendered Jinja2, Russian): login, leads, one lead's conversation across
+channels with take over / give back / write as manager, knowledge base, prices, templates, payments and bookings,
+analytics (charts drawn locally), operations (queues, failed jobs, integrations).
+
+The login puts the JWT in an HttpOnly, SameSite=Strict cookie; every form carries the token's CSRF value.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+from sqlmodel import Session
+
+from db.models import Channel
+from pipelines.admin import kb as kb_admin
+from pipelines.admin import leads as leads_admin
+from pipelines.admin.paging import PageRequest
+from pipelines.admin.system import integrations
+from voronka.errors import Forbidden, RateLimited, Unauthorized, VoronkaError
+from web import keys
+from web.admin.auth import Claims
+from web.admin.deps import COOKIE_NAME, authenticate_request, claims_of, in_session
+from web.routes import admin_api
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES_DIR = ROOT / "templates" / "admin"
+_ENV = web.AppKey("admin_jinja", jinja2.Environment)
+MSK = ZoneInfo("Europe/Moscow")
+
+NAV = (("leads", "/admin/leads", "Лиды"), ("analytics", "/admin/analytics", "Аналитика"),
+       ("money", "/admin/payments", "Оплаты и встречи"), ("kb", "/admin/kb", "База знаний"),
+       ("prices", "/admin/prices", "Цены"), ("templates", "/admin/templates", "Шаблоны"),
+       ("ops", "/admin/ops", "Система"))
+FLASH = {"taken": "Вы взяли разговор: бот молчит, пока вы его не вернёте.",
+         "returned": "Разговор возвращён боту.", "sent": "Сообщение отправлено клиенту.",
+         "duplicate": "Это сообщение уже было отправлено.", "uploaded": "Документ загружен и проиндексирован.",
+         "deleted": "Документ удалён из базы знаний.", "reingested": "База знаний переиндексирована.",
+         "price": "Цена сохранена.", "coefficient": "Коэффициент сохранён."}
+BRIEF_LABELS = {"product": "Продукт", "users": "Пользователи", "integrations": "Интеграции", "hosting": "Размещение",
+                "sla": "SLA", "deadline": "Сроки", "name": "Имя", "phone": "Телефон", "email": "E-mail",
+                "company": "Компания", "industry": "Отрасль", "tasks": "Задачи", "package": "Пакет"}
+ROLE_LABELS = {"client": "Клиент", "assistant": "Бот", "manager": "Менеджер", "system": "Система"}
+EVENT_LABELS = {"stage_changed": "Этап", "handoff": "Передан менеджеру", "handback": "Возвращён боту",
+                "takeover": "Менеджер взял разговор", "manager_message": "Сообщение менеджера",
+                "payment": "Оплата", "llm_usage": "LLM"}
+
+
+def _dt(value: Any, fmt: str = "%d.%m.%Y %H:%M") -> str:
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return value.astimezone(MSK).strftime(fmt)
+    return str(value)
+
+
+def _money(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    whole = f"{number:,.2f}".replace(",", "\u00a0").replace(".", ",")
+    return whole.removesuffix(",00") + "\u00a0₽"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True,
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["dt"] = _dt
+    env.filters["money"] = _money
+    env.globals.update(NAV=NAV, BRIEF_LABELS=BRIEF_LABELS, STAGE_LABELS=leads_admin.STAGE_LABELS,
+                       CHANNEL_LABELS=leads_admin.CHANNEL_LABELS,
+                       PRODUCT_LABELS=leads_admin.PRODUCT_LABELS, ROLE_LABELS=ROLE_LABELS,
+                       EVENT_LABELS=EVENT_LABELS, STAGES=leads_admin.STAGES, CHANNELS=Channel.ALL)
+    return env
+
+
+def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+    claims: Claims | None = request.get("admin_claims")
+    flash = FLASH.get(request.query.get("ok", ""))
+    context.setdefault("active", "")
+    html = request.app[_ENV].get_template(template).render(
+        user=claims, csrf=claims.csrf if claims else "", flash=flash, error=request.query.get("error"),
+        path=request.path, **context)
+    return web.Response(text=html, content_type="text/html", status=status,
+                        headers={"Cache-Control": "no-store", "Content-Security-Policy": CSP})
+
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-src 'self'; "
+       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
+
+
+def ui_auth(handler: Any) -> Any:
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            await authenticate_request(request)
+        except (Unauthorized, Forbidden):
+            target = "/admin/login?" + urlencode({"next": request.path_qs})
+            response = web.HTTPFound(target)
+            response.del_cookie(COOKIE_NAME, path="/")
+            raise response from None
+        try:
+            if request.method == "POST":
+                form = await request.post()
+                if form.get("csrf") != claims_of(request).csrf:
+                    raise Forbidden("Форма устарела: обновите страницу и попробуйте ещё раз.", code="csrf")
+                request["form"] = form
+            return await handler(request)
+        except VoronkaError as exc:
+            title = {404: "Не найдено", 403: "Нет доступа"}.get(exc.status, "Не получилось")
+            return render(request, "error.html", status=exc.status, title=title, message=exc.message)
+
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+def _back(path: str, **params: str) -> web.HTTPFound:
+    return web.HTTPFound(path + ("?" + urlencode(params) if params else ""))
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/admin") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/admin/leads"
+
+
+# --- login -------------------------------------------------------------------------------------------------------
+async def login_page(request: web.Request) -> web.Response:
+    return render(request, "login.html", next=_safe_next(request.query.get("next")), message=None, username="")
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:1024]
+    target = _safe_next(str(form.get("next", "")))
+    try:
+        if not username.strip() or not password:
+            raise Unauthorized("Введите логин и пароль")
+        token, expires_in = await admin_api.login(request, username, password)
+    except RateLimited as exc:
+        minutes = max(1, int(exc.retry_after // 60 + 1))
+        response = render(request, "login.html", status=429, next=target, username=username,
+                          message=f"Слишком много неудачных попыток. Попробуйте через {minutes} мин.")
+        response.headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+        return response
+    except Unauthorized as exc:
+        return render(request, "login.html", status=401, next=target, username=username, message=exc.message)
+    response = web.HTTPFound(target)
+    secure = request.app[keys.SETTINGS].public_url.startswith("https://")
+    response.set_cookie(COOKIE_NAME, token, max_age=expires_in, httponly=True, samesite="Strict", secure=secure,
+                        path="/")
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    response = web.HTTPFound("/admin/login")
+    response.del_cookie(COOKIE_NAME, path="/")
+    raise response
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/admin/leads")
+
+
+# --- leads -------------------------------------------------------------------------------------------------------
+@ui_auth
+async def leads_page(request: web.Request) -> web.Response:
+    try:
+        flt = admin_api.lead_filter(request.query)
+        page = PageRequest.parse(request.query, default_per_page=30)
+    except VoronkaError:
+        flt, page = leads_admin.LeadFilter(), PageRequest(1, 30)
+    result = await in_session(request, leads_admin.list_leads, flt, page)
+    params = {k: v for k, v in request.query.items() if k in ("stage", "channel", "hold", "q") and v}
+    return render(request, "leads.html", result=result, flt=flt, params=params, active="leads",
+                  page_url=lambda n: "/admin/leads?" + urlencode({**params, "page": n}))
+
+
+@ui_auth
+async def lead_page(request: web.Request) -> web.Response:
+    lead_id = admin_api._id(request)
+    detail = await in_session(request, leads_admin.lead_detail, lead_id)
+    return render(request, "lead.html", d=detail, active="leads", nonce=secrets.token_urlsafe(12))
+
+
+@ui_auth
+async def lead_take_over(request: web.Request) -> web.StreamResponse:
+    lead_id = admin_api._id(request)
+    await admin_api.do_take_over(request, lead_id)
+    raise _back(f"/admin/leads/{lead_id}", ok="taken")
+
+
+@ui_auth
+async def lead_give_back(request: web.Request) -> web.StreamResponse:
+    lead_id = admin_api._id(request)
+    await admin_api.do_give_back(request, lead_id)
+    raise _back(f"/admin/leads/{lead_id}", ok="returned")
+
+
+@ui_auth
+async def lead_message(request: web.Request) -> web.StreamResponse:
+    lead_id = admin_api._id(request)
+    form = request["form"]
+    raw_conv = str(form.get("conversation_id", "") or "")
+    nonce = str(form.get("nonce", "") or "")[:64] or None
+    try:
+        result = await admin_api.do_write(request, lead_id, str(form.get("text", "")),
+                                          conversation_id=int(raw_conv) if raw_conv.isdigit() else None,
+                                          idempotency_key=nonce)
+    except VoronkaError as exc:
+        raise _back(f"/admin/leads/{lead_id}", error=exc.message) from None
+    raise _back(f"/admin/leads/{lead_id}", ok="duplicate" if result.duplicate else "sent")
+
+
+# --- payments and bookings ---------------------------------------------------------------------------------------
+@ui_auth
+async def money_page(request: web.Request) -> web.Response:
+    page = PageRequest(1, 50)
+    payments = await in_session(request, leads_admin.list_payments, page)
+    bookings = await in_session(request, leads_admin.list_bookings, page)
+    return render(request, "money.html", payments=payments, bookings=bookings, active="money")
+
+
+# --- knowledge base ----------------------------------------------------------------------------------------------
+@ui_auth
+async def kb_page(request: web.Request) -> web.Response:
+    documents = await in_session(request, kb_admin.list_documents)
+    history = await in_session(request, kb_admin.history, limit=30)
+    return render(request, "kb.html", documents=documents, history=history, active="kb",
+                  folder=str(admin_api.kb_dir(request.app)))
+
+
+@ui_auth
+async def kb_doc_page(request: web.Request) -> web.Response:
+    doc = await in_session(request, kb_admin.document_history, admin_api._id(request))
+    return render(request, "kb_doc.html", doc=doc, active="kb")
+
+
+@ui_auth
+async def kb_upload(request: web.Request) -> web.StreamResponse:
+    form = request["form"]
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise _back("/admin/kb", error="Выберите файл")
+    data = upload.file.read(kb_admin.MAX_UPLOAD_BYTES + 1)
+    folder_path = admin_api.kb_dir(request.app)
+    claims = claims_of(request)
+    folder = str(form.get("folder", "") or "") or None
+
+    def work(session: Session, *, embedder: Any) -> dict[str, Any]:
+        result = kb_admin.upload(session, folder_path, upload.filename, data, folder=folder, embedder=embedder)
+        admin_api.audit(session, claims, "kb_upload", upload.filename)
+        session.commit()
+        return result
+
+    try:
+        await admin_api.kb_call(request, work)
+    except VoronkaError as exc:
+        raise _back("/admin/kb", error=exc.message) from None
+    raise _back("/admin/kb", ok="uploaded")
+
+
+@ui_auth
+async def kb_delete(request: web.Request) -> web.StreamResponse:
+    doc_id = admin_api._id(request)
+    folder_path = admin_api.kb_dir(request.app)
+    claims = claims_of(request)
+
+    def work(session: Session, *, embedder: Any) -> dict[str, Any]:
+        result = kb_admin.delete(session, folder_path, doc_id, embedder=embedder)
+        admin_api.audit(session, claims, "kb_delete", f"kb:{doc_id}")
+        session.commit()
+        return result
+
+    try:
+        await admin_api.kb_call(request, work)
+    except VoronkaError as exc:
+        raise _back("/admin/kb", error=exc.message) from None
+    raise _back("/admin/kb", ok="deleted")
+
+
+@ui_auth
+async def kb_reingest(request: web.Request) -> web.StreamResponse:
+    folder_path = admin_api.kb_dir(request.app)
+    claims = claims_of(request)
+
+    def work(session: Session, *, embedder: Any) -> dict[str, Any]:
+        result = kb_admin.reingest(session, folder_path, embedder=embedder)
+        admin_api.audit(session, claims, "kb_reingest")
+        session.commit()
+        return result
+
+    try:
+        await admin_api.kb_call(request, work)
+    except VoronkaError as exc:
+        raise _back("/admin/kb", error=exc.message) from None
+    raise _back("/admin/kb", ok="reingested")
+
+
+# --- prices ------------------------------------------------------------------------------------------------------
+@ui_auth
+async def prices_page(request: web.Request) -> web.Response:
+    prices = await in_session(request, admin_api._prices)
+    history = await in_session(request, admin_api._history, 30)
+    return render(request, "prices.html", prices=prices, history=history, active="prices")
+
+
+@ui_auth
+async def price_submit(request: web.Request) -> web.StreamResponse:
+    form = request["form"]
+    entity = str(form.get("entity", ""))
+    a, b = str(form.get("a", ""))[:32], str(form.get("b", ""))[:32]
+    value = str(form.get("value", "")).strip().replace(",", ".").replace(" ", "").replace("\u00a0", "")[:20]
+    comment = str(form.get("comment", ""))[:500]
+    if entity not in ("rate", "coefficient"):
+        raise _back("/admin/prices", error="Неизвестное поле")
+    try:
+        await admin_api.change_price(request, entity, a, b, value, comment)
+    except VoronkaError as exc:
+        raise _back("/admin/prices", error=f"{a}/{b}: {exc.message}") from None
+    raise _back("/admin/prices", ok="price" if entity == "rate" else "coefficient")
+
+
+# --- templates, analytics, ops -----------------------------------------------------------------------------------
+@ui_auth
+async def templates_page(request: web.Request) -> web.Response:
+    kind = request.query.get("kind", "proposal")
+    kind = kind if kind in admin_api.TEMPLATE_TITLES else "proposal"
+    product = request.query.get("product", "ai_lawyer")
+    product = product if product in ("ai_manager", "ai_lawyer", "ai_analyst") else "ai_lawyer"
+    package = request.query.get("package", "optimum")
+    package = package if package in ("start", "optimum", "enterprise") else "optimum"
+    preview = f"/api/v1/admin/templates/{quote(kind)}/preview?" + urlencode({"product": product, "package": package})
+    return render(request, "templates.html", titles=admin_api.TEMPLATE_TITLES, kind=kind, product=product,
+                  package=package, preview=preview, active="templates")
+
+
+@ui_auth
+async def analytics_page(request: web.Request) -> web.Response:
+    days = request.query.get("days", "30")
+    days = days if days in ("7", "30", "90", "365") else "30"
+    return render(request, "analytics.html", days=days, active="analytics")
+
+
+@ui_auth
+async def ops_page(request: web.Request) -> web.Response:
+    from web.routes.metrics import queue_depths
+
+    try:
+        depths = await queue_depths(request.app[keys.REDIS])
+        queues: dict[str, dict[str, int]] = {}
+        for name, state, n in depths:
+            queues.setdefault(name, {"ready": 0, "delayed": 0, "dead": 0})[state] = n
+        redis_error = None
+    except Exception as exc:  # the page still shows the database part when Redis is down
+        queues, redis_error = {}, type(exc).__name__
+    failed = await in_session(request, leads_admin.list_failed_jobs, PageRequest(1, 50))
+    events = await in_session(request, leads_admin.list_events, PageRequest(1, 30))
+    from web.routes.admin_dashboard import dashboard_available
+
+    return render(request, "ops.html", queues=queues, redis_error=redis_error, failed=failed, events=events,
+                  integrations=integrations(request.app[keys.SETTINGS]), active="ops",
+                  dashboard=dashboard_available())
+
+
+def setup(app: web.Application) -> None:
+    app[_ENV] = environment()
+    r = app.router
+    r.add_get("/admin", index)
+    r.add_get("/admin/", index)
+    r.add_get("/admin/login", login_page)
+    r.add_post("/admin/login", login_submit)
+    r.add_post("/admin/logout", logout)
+    r.add_get("/admin/leads", leads_page)
+    r.add_get("/admin/leads/{id}", lead_page)
+    r.add_post("/admin/leads/{id}/take-over", lead_take_over)
+    r.add_post("/admin/leads/{id}/give-back", lead_give_back)
+    r.add_post("/admin/leads/{id}/messages", lead_message)
+    r.add_get("/admin/payments", money_page)
+    r.add_get("/admin/kb", kb_page)
+    r.add_get("/admin/kb/{id}", kb_doc_page)
+    r.add_post("/admin/kb/upload", kb_upload)
+    r.add_post("/admin/kb/reingest", kb_reingest)
+    r.add_post("/admin/kb/{id}/delete", kb_delete)
+    r.add_get("/admin/prices", prices_page)
+    r.add_post("/admin/prices", price_submit)
+    r.add_get("/admin/templates", templates_page)
+    r.add_get("/admin/analytics", analytics_page)
+    r.add_get("/admin/ops", ops_page)

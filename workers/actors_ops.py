@@ -1,0 +1,20 @@
+"""Operations actors: the personal-data retention purge (DATA_RETENTION_DAYS)."""
+
+from __future__ import annotations
+
+import dramatiq
+from loguru import logger
+
+from pipelines.privacy import purge_expired
+from workers.context import runtime
+
+RETENTION_ACTOR = "ops.retention_purge"
+
+
+@dramatiq.actor(actor_name=RETENTION_ACTOR, queue_name="maintenance", max_retries=1, time_limit=1_800_000)
+def retention_purge() -> None:
+    rt = runtime()
+    erased = purge_expired(rt.deps.engine, rt.settings.DATA_RETENTION_DAYS, documents_dir=rt.settings.documents_dir,
+                           redis=rt.deps.redis)
+    if erased:
+        logger.info("retention purge: personal data of {} leads erased", erased)
