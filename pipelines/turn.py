@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from db.models import Conversation, Lead, Message, Quote, utcnow
 from pipelines import leads as lead_ops
@@ -38,6 +38,18 @@ def media_reply(message: Message) -> OutgoingReply:
     return OutgoingReply(text=f"Спасибо! К сожалению, я пока не могу разобрать {what}. Напишите, пожалуйста, "
                               "ваш вопрос текстом — отвечу сразу. Если удобнее голосом, менеджер послушает и "
                               "перезвонит.")
+
+
+def button_label(session: Session, conversation_id: int, callback: str) -> str | None:
+    """The text of the button that carried ``callback`` in the last assistant messages of the conversation."""
+    recent = session.exec(select(Message).where(Message.conversation_id == conversation_id,
+                                                Message.direction == "out")
+                          .order_by(col(Message.id).desc()).limit(5)).all()
+    for row in recent:
+        for button in (row.payload or {}).get("buttons", []):
+            if button.get("callback") == callback:
+                return str(button.get("text") or "") or None
+    return None
 
 
 def understand_text(deps: PipelineDeps, text: str, *, product: str | None, expecting: str | None,
@@ -93,6 +105,8 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
     callback: str | None = None
     if message.kind == "callback":
         callback = str((message.payload or {}).get("callback") or message.text)
+        if not message.text:  # show the pressed button's label in the history (site, admin)
+            message.text = button_label(session, conversation.id, callback) or ""
     elif message.kind == "form":
         brief_row.data = lead_ops.merge_form(brief_row.data, message.payload or {})
         text = str((message.payload or {}).get("comment") or "").strip() or "Здравствуйте"
