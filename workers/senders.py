@@ -44,6 +44,18 @@ def _queue_aware(send: Callable[..., dict[str, Any] | None]) -> Sender:
     return sender
 
 
+ALERT_DELAY_MS = 1_000  # the row is committed with the failed delivery, a moment after the sender returns
+
+
+def schedule_delivery(outbox_id: int) -> None:
+    """Deliver an outbox row written by a sender (a manager alert) once its transaction has committed."""
+    from workers.enqueue import QUEUES
+
+    message: dramatiq.Message[Any] = dramatiq.Message(queue_name=QUEUES["outbox.deliver"], actor_name="outbox.deliver",
+                                                      args=(outbox_id,), kwargs={}, options={})
+    dramatiq.get_broker().enqueue(message, delay=ALERT_DELAY_MS)
+
+
 def build_senders(rt: WorkerRuntime) -> dict[str, Sender]:
     from pipelines.channels import delivery
 
@@ -59,12 +71,12 @@ def build_senders(rt: WorkerRuntime) -> dict[str, Sender]:
     def telegram_message(session: Session, outbox: Outbox, conversation: Conversation | None,
                          message: Message | None) -> dict[str, Any] | None:
         return delivery.send_telegram(channel_clients(rt), session, outbox, conversation, message,
-                                      max_attempts=max_attempts)
+                                      max_attempts=max_attempts, schedule=schedule_delivery)
 
     def avito_message(session: Session, outbox: Outbox, conversation: Conversation | None,
                       message: Message | None) -> dict[str, Any] | None:
         return delivery.send_avito(channel_clients(rt), session, outbox, conversation, message,
-                                   max_attempts=max_attempts)
+                                   max_attempts=max_attempts, schedule=schedule_delivery)
 
     def notify(session: Session, outbox: Outbox, conversation: Conversation | None,
                message: Message | None) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ up) raises ``PermanentDeliveryError`` and a manager gets a "delivery_failed" not
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
@@ -66,28 +67,39 @@ def _progress(outbox: Outbox, **changes: Any) -> None:
     outbox.payload = {**(outbox.payload or {}), **changes}
 
 
-def _alert(session: Session, outbox: Outbox, message: Message | None, error: str) -> None:
-    add_outbox(session, key=f"notify:undelivered:{outbox.id}", kind="notify", lead_id=outbox.lead_id,
-               conversation_id=outbox.conversation_id, channel=outbox.channel,
-               payload={"event": "delivery_failed", "error": error[:500],
-                        "text": (message.text if message is not None else "")[:1000]})
+Schedule = Callable[[int], None]  # deliver this (not yet committed) outbox row a moment later
+
+
+def _no_schedule(outbox_id: int) -> None:
+    """Without a scheduler the sweeper picks the row up."""
+
+
+def _alert(session: Session, outbox: Outbox, message: Message | None, error: str,
+           schedule: Schedule = _no_schedule) -> None:
+    created = add_outbox(session, key=f"notify:undelivered:{outbox.id}", kind="notify", lead_id=outbox.lead_id,
+                         conversation_id=outbox.conversation_id, channel=outbox.channel,
+                         payload={"event": "delivery_failed", "error": error[:500],
+                                  "text": (message.text if message is not None else "")[:1000]})
+    if created is not None:
+        schedule(created)
 
 
 def _give_up(session: Session, outbox: Outbox, message: Message | None, exc: UpstreamError,
-             max_attempts: int) -> None:
+             max_attempts: int, schedule: Schedule) -> None:
     """Turn a failure into a permanent one (with a manager alert) when retrying is pointless or used up."""
     if exc.retryable and outbox.attempts < max_attempts:
         return
-    _alert(session, outbox, message, exc.message)
+    _alert(session, outbox, message, exc.message, schedule)
     raise PermanentDeliveryError(exc.message) from exc
 
 
 def send_avito(clients: ChannelClients, session: Session, outbox: Outbox, conversation: Conversation | None,
-               message: Message | None, *, max_attempts: int) -> dict[str, Any] | None:
+               message: Message | None, *, max_attempts: int,
+               schedule: Schedule = _no_schedule) -> dict[str, Any] | None:
     if conversation is None or message is None:
         raise PermanentDeliveryError("avito message without a conversation or message")
     if not avito_configured(clients.settings):
-        _alert(session, outbox, message, "Avito не настроен")
+        _alert(session, outbox, message, "Avito не настроен", schedule)
         raise PermanentDeliveryError("Avito is not configured")
     parts = split_text(avito_text(message), AVITO_TEXT_LIMIT)
     done = int((outbox.payload or {}).get("parts_sent") or 0)
@@ -104,7 +116,7 @@ def send_avito(clients: ChannelClients, session: Session, outbox: Outbox, conver
         try:
             answers = clients.run(send(parts[index]))
         except UpstreamError as exc:
-            _give_up(session, outbox, message, exc, max_attempts)
+            _give_up(session, outbox, message, exc, max_attempts, schedule)
             raise
         ids.extend(str(a.get("id")) for a in answers if a.get("id"))
         _progress(outbox, parts_sent=index + 1, avito_ids=ids)
@@ -125,17 +137,20 @@ def _document_bytes(session: Session, documents_dir: Any, attachment: dict[str, 
     return str(attachment.get("name") or path.name), path.read_bytes()
 
 
-def _blocked(session: Session, outbox: Outbox, lead: Lead | None, description: str) -> None:
+def _blocked(session: Session, outbox: Outbox, lead: Lead | None, description: str, schedule: Schedule) -> None:
     if lead is not None and not lead.blocked:
         lead.blocked = True
         session.add(lead)
         record_event(session, lead_id=lead.id, kind="blocked", channel="telegram", data={"error": description})
-        add_outbox(session, key=f"notify:blocked:{lead.id}:{outbox.id}", kind="notify", lead_id=lead.id,
-                   conversation_id=outbox.conversation_id, channel="telegram", payload={"event": "blocked"})
+        created = add_outbox(session, key=f"notify:blocked:{lead.id}:{outbox.id}", kind="notify", lead_id=lead.id,
+                             conversation_id=outbox.conversation_id, channel="telegram", payload={"event": "blocked"})
+        if created is not None:
+            schedule(created)
 
 
 def send_telegram(clients: ChannelClients, session: Session, outbox: Outbox, conversation: Conversation | None,
-                  message: Message | None, *, max_attempts: int) -> dict[str, Any] | None:
+                  message: Message | None, *, max_attempts: int,
+                  schedule: Schedule = _no_schedule) -> dict[str, Any] | None:
     if conversation is None or message is None:
         raise PermanentDeliveryError("telegram message without a conversation or message")
     lead = session.get(Lead, outbox.lead_id) if outbox.lead_id else None
@@ -174,10 +189,10 @@ def send_telegram(clients: ChannelClients, session: Session, outbox: Outbox, con
             _progress(outbox, documents_sent=sorted(done_docs), telegram_ids=sent_ids)
             session.add(outbox)
     except ChatBlocked as exc:
-        _blocked(session, outbox, lead, exc.description)
+        _blocked(session, outbox, lead, exc.description, schedule)
         raise PermanentDeliveryError("the client blocked the bot") from exc
     except UpstreamError as exc:
-        _give_up(session, outbox, message, exc, max_attempts)
+        _give_up(session, outbox, message, exc, max_attempts, schedule)
         raise
     return {"telegram_message_ids": sent_ids}
 

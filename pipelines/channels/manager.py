@@ -130,3 +130,41 @@ def handle_manager_update(engine: Any, update_row_id: int) -> ManagerOutcome:
         row.processed_at = utcnow()
         session.add(row)
     return out
+
+
+HOLD_EVENTS = ("handoff", "taken_over")
+FORWARD_WINDOW_HOURS = 24
+
+
+def forward_held_messages(engine: Any, limit: int = 200) -> list[tuple[int, str]]:
+    """Forward to the managers' chat every client message a held conversation received since it was taken (the
+    channel actor forwards Avito/Telegram messages at once; this catches the rest, e.g. the site chat)."""
+    from datetime import timedelta
+
+    from sqlmodel import col
+
+    from db.models import Event, Message
+
+    created: list[tuple[int, str]] = []
+    since = utcnow() - timedelta(hours=FORWARD_WINDOW_HOURS)
+    with session_scope(engine) as session:
+        held = session.exec(select(Lead).where(col(Lead.manager_hold).is_(True))).all()
+        for lead in held:
+            taken = session.exec(select(Event.created_at).where(Event.lead_id == lead.id,
+                                                                col(Event.kind).in_(HOLD_EVENTS))
+                                 .order_by(col(Event.id).desc()).limit(1)).first()
+            if taken is None:
+                continue
+            messages = session.exec(select(Message).where(
+                Message.lead_id == lead.id, Message.direction == "in", Message.created_at > max(taken, since),
+                col(Message.processed_at).is_not(None)).order_by(col(Message.id)).limit(limit)).all()
+            for message in messages:
+                payload = message.payload or {}
+                new = add_outbox(session, key=f"notify:fwd:{message.id}", kind="notify", lead_id=lead.id,
+                                 conversation_id=message.conversation_id, channel=message.channel,
+                                 payload={"event": "client_message", "text": message.text, "kind": message.kind,
+                                          "media_url": payload.get("voice_url") or payload.get("media_url"),
+                                          "message_id": message.id})
+                if new is not None:
+                    created.append((new, "notify"))
+    return created

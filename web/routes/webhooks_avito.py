@@ -11,6 +11,7 @@ At start-up (when Avito is configured) a background check warns in the log if th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from loguru import logger
+from redis.exceptions import RedisError
 
 from integrations.avito import AvitoClient, parse_webhook
 from pipelines.channels.avito import to_inbound
@@ -82,7 +84,7 @@ async def check_subscription(settings: Settings, redis: Any) -> bool | None:
         client = AvitoClient(settings, session=session, redis=redis)
         try:
             subscriptions = await client.list_subscriptions()
-        except UpstreamError as exc:
+        except (UpstreamError, RedisError, OSError) as exc:
             logger.warning("avito webhook subscription not checked: {}", exc)
             return None
     if any(s.get("url") == wanted for s in subscriptions):
@@ -104,7 +106,9 @@ def setup(app: web.Application) -> None:
         elif avito_configured(settings):
             logger.warning("AVITO_WEBHOOK_SECRET is not set: the Avito webhook answers 404 to everything")
         yield
-        if task is not None and not task.done():
+        if task is not None:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app.cleanup_ctx.append(startup_check)
