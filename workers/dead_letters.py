@@ -9,7 +9,11 @@ from loguru import logger
 from sqlalchemy import Engine
 
 from db.engine import make_engine, session_scope
-from db.models import FailedJob
+from db.models import FailedJob, Message, Outbox
+
+# actor name → the table whose row id is the actor's first argument (to link a dead letter to its lead)
+LEAD_BY_ARG: dict[str, type] = {"inbound.handle": Message, "outbox.deliver": Outbox, "integrate.action": Outbox,
+                                "document.render": Outbox}
 
 
 class DeadLetters(dramatiq.Middleware):
@@ -36,10 +40,23 @@ class DeadLetters(dramatiq.Middleware):
             return
         self.record(message, exception)
 
+    def _lead_of(self, session: Any, message: dramatiq.Message[Any]) -> int | None:
+        """The lead a failed job was about: from its options, else from the row its first argument names."""
+        if message.options.get("lead_id") is not None:
+            return int(message.options["lead_id"])
+        if not message.args or not isinstance(message.args[0], int):
+            return None
+        table = LEAD_BY_ARG.get(message.actor_name)
+        if table is None:
+            return None
+        row = session.get(table, message.args[0])
+        return getattr(row, "lead_id", None) if row is not None else None
+
     def record(self, message: dramatiq.Message[Any], exception: BaseException) -> None:
-        lead_id = message.options.get("lead_id")
+        lead_id = None
         try:
             with session_scope(self.engine) as session:
+                lead_id = self._lead_of(session, message)
                 session.add(FailedJob(actor=message.actor_name, queue=message.queue_name,
                                       message_id=message.message_id, args=list(message.args),
                                       lead_id=lead_id, error=f"{type(exception).__name__}: {exception}"[:2000]))
