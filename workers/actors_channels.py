@@ -73,10 +73,10 @@ def refresh_avito_token() -> None:
     clients = channel_clients(rt)
 
     async def refresh() -> float:
+        from pipelines.channels.tokens import keep_token_fresh
+
         client = await clients.avito()
-        # Refresh now if the token would enter its last hour before the next check: never less than 1 h left.
-        if await client.seconds_until_refresh() <= TOKEN_CHECK_SECONDS:
-            await client.refresh_token(force=True)
+        await keep_token_fresh(client, within=TOKEN_CHECK_SECONDS)
         return await client.seconds_until_refresh()
 
     left = clients.run(refresh())
