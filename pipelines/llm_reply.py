@@ -16,6 +16,7 @@ the prices or the conversation (an invented term, percentage or guarantee).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import Iterable
@@ -253,8 +254,6 @@ def llm_answer(deps: PipelineDeps, decision: Decision, inp: ReplyInput,
     tag = usage.for_purpose("reply") if usage is not None else None
 
     async def call() -> Any:
-        import asyncio
-
         async with asyncio.timeout(total):
             return await deps.llm.complete(system, messages, max_tokens=MAX_TOKENS, lead_id=tag, timeout=attempt)
 
