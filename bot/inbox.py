@@ -67,18 +67,20 @@ def callback_inbound(update_id: int, query: types.CallbackQuery) -> Inbound:
 
 
 class UpdateInbox:
-    def __init__(self, settings: Settings, engine: AsyncEngine, broker: dramatiq.Broker) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, broker: dramatiq.Broker,
+                 enqueuer: Any = None) -> None:
         self.settings = settings
         self.engine = engine
         self.broker = broker
+        self.enqueuer = enqueuer  # workers.enqueue.AsyncEnqueuer in the web process: queues without blocking
 
     async def client_message(self, update: types.Update, message: types.Message, kind: str) -> None:
         await accept_inbound(self.engine, self.broker, message_inbound(update.update_id, message, kind),
-                             max_length=self.settings.MAX_MESSAGE_LENGTH)
+                             max_length=self.settings.MAX_MESSAGE_LENGTH, enqueuer=self.enqueuer)
 
     async def client_callback(self, update: types.Update, query: types.CallbackQuery) -> None:
         await accept_inbound(self.engine, self.broker, callback_inbound(update.update_id, query),
-                             max_length=self.settings.MAX_MESSAGE_LENGTH)
+                             max_length=self.settings.MAX_MESSAGE_LENGTH, enqueuer=self.enqueuer)
 
     async def manager_update(self, update: types.Update) -> None:
         """Store an update from the managers' chat (once per update_id), then queue it."""
@@ -89,5 +91,7 @@ class UpdateInbox:
                 insert(manager_updates_t).values(update_id=str(update.update_id), chat_id=chat_id, payload=payload,
                                                  created_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["update_id"]).returning(manager_updates_t.c.id))
-        if row_id is not None:
+        if row_id is not None and self.enqueuer is not None:
+            await self.enqueuer.enqueue(MANAGER_ACTOR, int(row_id), queue="inbound")
+        elif row_id is not None:
             enqueue(self.broker, MANAGER_ACTOR, int(row_id), queue="inbound")

@@ -9,6 +9,7 @@ cut-off text and is never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 import sqlalchemy as sa
@@ -63,9 +64,11 @@ async def _answer_oversize(conn: AsyncConnection, recorded: Recorded, channel: s
     return int(outbox_id) if outbox_id is not None else None
 
 
-async def accept_inbound(engine: AsyncEngine, broker: dramatiq.Broker, inbound: Inbound, *,
-                         max_length: int) -> Accepted:
-    """Persist (and commit) one inbound event, then queue its processing. Duplicates are not queued again."""
+async def accept_inbound(engine: AsyncEngine, broker: dramatiq.Broker, inbound: Inbound, *, max_length: int,
+                         enqueuer: Any = None) -> Accepted:
+    """Persist (and commit) one inbound event, then queue its processing. Duplicates are not queued again.
+
+    ``enqueuer`` (``workers.enqueue.AsyncEnqueuer``, the web app's) queues without blocking the event loop."""
     cut = truncate(inbound, max_length)
     oversize_id: int | None = None
     async with engine.begin() as conn:
@@ -73,5 +76,8 @@ async def accept_inbound(engine: AsyncEngine, broker: dramatiq.Broker, inbound: 
         if cut and not recorded.duplicate:
             oversize_id = await _answer_oversize(conn, recorded, inbound.channel, max_length)
     if not recorded.duplicate:  # the actor also delivers the oversize answer (a pending row of the conversation)
-        enqueue(broker, CHANNEL_ACTOR, recorded.message_id, queue=CHANNEL_QUEUE, lead_id=recorded.lead_id)
+        if enqueuer is not None:
+            await enqueuer.enqueue(CHANNEL_ACTOR, recorded.message_id, queue=CHANNEL_QUEUE, lead_id=recorded.lead_id)
+        else:
+            enqueue(broker, CHANNEL_ACTOR, recorded.message_id, queue=CHANNEL_QUEUE, lead_id=recorded.lead_id)
     return Accepted(recorded, oversize_id)

@@ -73,7 +73,7 @@ async def avito_messages(request: web.Request) -> web.Response:
     if inbound is None:
         return json_response(ACK)
     await accept_inbound(request.app[keys.DB], request.app[keys.BROKER], inbound,
-                         max_length=settings.MAX_MESSAGE_LENGTH)
+                         max_length=settings.MAX_MESSAGE_LENGTH, enqueuer=request.app[keys.ENQUEUER])
     return json_response(ACK)
 
 

@@ -56,7 +56,7 @@ def setup(app: web.Application) -> None:
             yield
             return
         bot = make_bot(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL)
-        dp = build_dispatcher(settings, UpdateInbox(settings, app[keys.DB], app[keys.BROKER]))
+        dp = build_dispatcher(settings, UpdateInbox(settings, app[keys.DB], app[keys.BROKER], app[keys.ENQUEUER]))
         extras: dict[str, Any] = app[keys.EXTRAS]
         extras[EXTRAS_KEY] = (bot, dp)
         yield
