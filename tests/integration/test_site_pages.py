@@ -131,7 +131,10 @@ async def test_valid_form_becomes_a_site_lead_with_the_contact(client, engine) -
     assert row.payload["email"] == "Anna.Petrova@example.ru"
     assert row.payload["name"] == "Анна Петрова" and row.payload["company"] == "Мебель Плюс"
     assert row.payload["product"] == "ai_manager" and row.payload["consent"] is True
-    assert "+79151234567" in row.text and "ИИ-Менеджер" in row.text
+    from db.crypto import decrypt, is_encrypted
+
+    assert is_encrypted(row.text)  # the message text is personal data: encrypted at rest
+    assert "+79151234567" in decrypt(row.text) and "ИИ-Менеджер" in decrypt(row.text)
 
 
 async def test_form_and_chat_of_one_session_share_one_lead(client, engine) -> None:  # type: ignore[no-untyped-def]

@@ -220,7 +220,8 @@ class SiteContent:
         steps = about.section("Как мы работаем")
         cases = [case_view(self._doc(p)) for p in _ordered(list((self.kb_dir / "cases").glob("*.md")), CASE_ORDER)]
         faq = [faq_view(self._doc(p)) for p in _ordered(list((self.kb_dir / "faq").glob("*.md")), FAQ_ORDER)]
-        return {"services": services, "steps": [_after(s, " — ") for s in (steps.items if steps else [])],
+        step_items = steps.items if steps else []
+        return {"services": services, "steps": [(head, _upper_first(tail)) for head, tail in map(_after, step_items)],
                 "cases": cases, "faq": [f for f in faq if f["questions"]]}
 
 

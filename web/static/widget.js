@@ -67,7 +67,7 @@
   var CSS = [
     ":host{all:initial;position:fixed;z-index:2147483000;right:24px;bottom:24px;font-family:Inter,system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;",
     "font-size:15px;line-height:1.45;color:#0d1330;-webkit-font-smoothing:antialiased}",
-    "*{box-sizing:border-box}",
+    "*{box-sizing:border-box}[hidden]{display:none!important}",
     "button{font:inherit}",
     ".fab{position:relative;width:60px;height:60px;border:0;border-radius:50%;cursor:pointer;display:grid;place-items:center;",
     "background:linear-gradient(135deg,#4f46e5,#7c3aed);box-shadow:0 12px 30px rgba(79,70,229,.45);transition:transform .2s ease}",
@@ -129,7 +129,7 @@
     ".count.over{color:#d92d20;font-weight:600}.err{color:#d92d20}",
     ".tg{color:#229ed9;font-weight:600;text-decoration:none;white-space:nowrap}.tg:hover{text-decoration:underline}",
     "@media (max-width:480px){:host{right:16px;bottom:16px}",
-    ".panel{position:fixed;inset:0;width:auto;height:auto;border-radius:0;bottom:0}}"
+    ".panel{position:fixed;inset:0;width:auto;height:auto;border-radius:0;bottom:0}.fab.is-open{display:none}}"
   ].join("");
 
   var ICON_CHAT = '<svg viewBox="0 0 24 24" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" ' +
@@ -197,7 +197,7 @@
   avatar.innerHTML = ICON_BOT;
   var title = el("div", "title");
   title.appendChild(el("b", null, "Ассистент «Воронки ИИ»"));
-  title.appendChild(el("span", null, "Онлайн · отвечает за несколько секунд"));
+  title.appendChild(el("span", null, "Онлайн · отвечает за секунды"));
   var closeBtn = el("button", "close");
   closeBtn.type = "button";
   closeBtn.setAttribute("aria-label", "Свернуть чат");
@@ -544,6 +544,7 @@
     if (isOpen) return;
     isOpen = true;
     panel.hidden = false;
+    fab.classList.add("is-open");
     fab.setAttribute("aria-label", "Свернуть чат");
     fab.innerHTML = ICON_CLOSE.replace('viewBox="0 0 16 16"', 'viewBox="-2 -2 20 20"');
     unread = 0;
@@ -556,6 +557,7 @@
     if (!isOpen) return;
     isOpen = false;
     panel.hidden = true;
+    fab.classList.remove("is-open");
     fab.setAttribute("aria-label", "Открыть чат с ассистентом");
     fab.innerHTML = ICON_CHAT;
     fab.appendChild(badge);
