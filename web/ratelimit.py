@@ -1,9 +1,10 @@
 """Per-IP rate limit on the public endpoints: a Redis sliding window (one sorted set per IP, one Lua script).
 
 ``RATE_LIMIT_PER_MINUTE`` requests per client IP in any 60 s. Every request counts once, whatever it does inside —
-a long-poll GET holding for 20 s is one hit. Not limited: static files, provider webhooks, health/readiness/metrics
-and CORS preflights. Over the limit → 429 ``rate_limited`` with ``Retry-After`` (raised as ``RateLimited``, mapped to
-JSON by the errors middleware, which must therefore be registered outside this one).
+a long-poll GET holding for 20 s is one hit. Not limited: static files, provider webhooks, health/readiness/metrics,
+the staff admin (its own login guard) and CORS preflights. Over the limit → 429 ``rate_limited`` with ``Retry-After``
+(raised as ``RateLimited``, mapped to JSON by the errors middleware, which must therefore be registered outside this
+one).
 
 The client IP is the peer address; ``X-Forwarded-For`` is read only when the peer is one of ``TRUSTED_PROXIES``
 (addresses or CIDR networks), and then the right-most address that is not itself a trusted proxy wins.
@@ -30,8 +31,10 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 WINDOW_MS = 60_000
 KEY_PREFIX = "voronka:ratelimit:"
-EXEMPT_PREFIXES = ("/static/", "/api/v1/webhooks/")
-EXEMPT_PATHS = frozenset({"/health", "/ready", "/metrics", "/favicon.ico"})
+# Staff pages and API sit behind their own login (with its own brute-force guard): a team behind one office IP must
+# not share the visitors' per-IP budget.
+EXEMPT_PREFIXES = ("/static/", "/api/v1/webhooks/", "/admin/", "/api/v1/admin/")
+EXEMPT_PATHS = frozenset({"/health", "/ready", "/metrics", "/favicon.ico", "/admin"})
 MESSAGE = "Слишком много запросов. Пожалуйста, подождите немного и попробуйте снова."
 
 # KEYS[1] = the IP's sorted set; ARGV = window ms, limit, unique member. Time comes from the Redis server, so every
