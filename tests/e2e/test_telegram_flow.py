@@ -146,3 +146,17 @@ async def test_blocked_bot_marks_the_lead_and_stops_sending(  # type: ignore[no-
     while time.monotonic() < deadline and not any("заблокировал" in t for t in tg_fake.texts(MANAGERS_CHAT)):
         await asyncio.sleep(0.2)
     assert any("заблокировал" in t for t in tg_fake.texts(MANAGERS_CHAT))
+
+
+async def test_429_retry_after_is_waited_out_and_the_reply_sent_once(  # type: ignore[no-untyped-def]
+        client, worker, tg_fake: TelegramFake) -> None:  # noqa: F811
+    tg_fake.fail_next("sendMessage", 429, retry_after=1, chat_id=70004)
+    user = TgUser(client, tg_fake, 70004)
+    started = time.monotonic()
+    answers = await user.say("Здравствуйте")
+    assert "Здравствуйте" in joined(answers)
+    assert time.monotonic() - started >= 1.0  # Telegram asked to wait a second
+    calls = [c for c in tg_fake.calls_of("sendMessage") if c.params.get("chat_id") == 70004]
+    assert [c.status for c in calls][:2] == [429, 200]
+    texts = tg_fake.texts(70004)
+    assert len(texts) == len(set(texts))  # nothing sent twice
