@@ -203,7 +203,7 @@ async def test_get_proposal_sends_the_brief_to_the_chat(browser, base_url, start
     await page.click("[data-get-proposal]")
     sent = page.locator("#voronka-chat-widget .msg.client .bubble").first
     await sent.wait_for()
-    assert (await sent.inner_text()).startswith("Хочу КП: ИИ-Юрист, 40 пользователей")
+    assert (await sent.inner_text()).startswith("Рассчитайте стоимость: ИИ-Юрист, 40 пользователей")
     await page.locator("#voronka-chat-widget .msg.assistant .bubble").first.wait_for(timeout=30_000)
     await page.screenshot(path=str(screenshot_dir() / "widget-mobile.png"))
     assert not page.errors, page.errors

@@ -189,7 +189,9 @@
       var b = brief();
       var usersN = typeof b.users === "number" ? b.users : 0;
       var integrationsN = typeof b.integrations === "number" ? b.integrations : 0;
-      var text = "Хочу КП: " + PRODUCT_NAMES[b.product] +
+      // A price request with every parameter (a message naming «КП» is read as a document request and its numbers are
+      // dropped by the NLU): the assistant quotes at once, and the КП PDF is one step away in the chat.
+      var text = "Рассчитайте стоимость: " + PRODUCT_NAMES[b.product] +
         (usersN ? ", " + usersN + " " + plural(usersN, "пользователь", "пользователя", "пользователей") : "") +
         ", " + integrationsN + " " + plural(integrationsN, "интеграция", "интеграции", "интеграций") +
         ", размещение: " + HOSTING_NAMES[b.hosting] + ", SLA: " + SLA_NAMES[b.sla] +
