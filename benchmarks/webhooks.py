@@ -163,7 +163,8 @@ def main() -> int:
     thread = FakeThread(fake)
     thread.start()
     thread.ready.wait(10)
-    for prefix, count in (("warm", 5), ("bench", args.senders)):
+    warm = 40  # as many as the web process's database pool holds: the burst below is not a cold start
+    for prefix, count in (("warm", warm), ("bench", args.senders)):
         for i in range(count):
             fake.add_chat(f"{prefix}-{i}", item=LAWYER_ITEM if i % 2 == 0 else None)
 
@@ -193,8 +194,8 @@ def main() -> int:
             except OSError:
                 time.sleep(0.2)
         time.sleep(2.0)  # workers and the scheduler finish starting
-        print("warm-up: 5 chats × 2 messages (worker imports, the OAuth token, connection pools)")
-        asyncio.run(run_load(url, fake, 5, 2, "warm", args.reply_timeout))
+        print(f"warm-up: {warm} concurrent chats × 2 messages (worker imports, the OAuth token, connection pools)")
+        asyncio.run(run_load(url, fake, warm, 2, "warm", args.reply_timeout))
         print(f"load: {args.senders} concurrent Avito chats × {args.rounds} messages "
               "(round 1 is a burst of new leads)")
         timed_acks, timed_replies, missing, elapsed = asyncio.run(
