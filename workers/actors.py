@@ -12,6 +12,7 @@ from pipelines.delivery import deliver
 from pipelines.integrate.dispatch import run_action
 from pipelines.sweeper import sweep
 from workers.context import runtime
+from workers.enqueue import INBOUND_ACTOR, enqueue
 
 
 def dispatch_outbox(rows: list[tuple[int, str]]) -> None:
@@ -40,8 +41,9 @@ def deliver_outbox(outbox_id: int) -> None:
 def sweep_inbox() -> None:
     rt = runtime()
     result = sweep(rt.deps.engine, older_than_seconds=rt.settings.VORONKA_INBOX_SWEEP_SECONDS)
+    broker = dramatiq.get_broker()
     for message_id in result.inbox:
-        handle_inbound_message.send(message_id)
+        enqueue(broker, INBOUND_ACTOR, message_id)
     dispatch_outbox(result.outbox)
 
 

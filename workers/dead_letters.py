@@ -12,7 +12,8 @@ from db.engine import make_engine, session_scope
 from db.models import FailedJob, Message, Outbox
 
 # actor name → the table whose row id is the actor's first argument (to link a dead letter to its lead)
-LEAD_BY_ARG: dict[str, type] = {"inbound.handle": Message, "outbox.deliver": Outbox, "integrate.action": Outbox,
+LEAD_BY_ARG: dict[str, type] = {"inbound.handle": Message, "channels.inbound": Message, "outbox.deliver": Outbox,
+                                "integrate.action": Outbox,
                                 "document.render": Outbox}
 
 

@@ -6,8 +6,12 @@ from typing import Any
 
 import dramatiq
 
+# Every inbound message (any channel) goes to the channel-aware actor: channel steps, the pipeline, ordered delivery.
+INBOUND_ACTOR = "channels.inbound"
+
 QUEUES = {
     "inbound.handle": "inbound",
+    "channels.inbound": "inbound",
     "outbox.deliver": "delivery",
     "maintenance.sweep": "maintenance",
     "integrate.action": "integrate",

@@ -20,6 +20,7 @@ from pipelines.inbox import Inbound, record_inbound
 from voronka.errors import PayloadTooLarge, ValidationError
 from web import keys
 from web.jsonutil import json_response
+from workers.enqueue import INBOUND_ACTOR
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -85,7 +86,7 @@ async def post_message(request: web.Request) -> web.Response:
     async with request.app[keys.DB].begin() as conn:
         recorded = await record_inbound(conn, inbound)
     if not recorded.duplicate:
-        await request.app[keys.ENQUEUER].enqueue("inbound.handle", recorded.message_id, lead_id=recorded.lead_id)
+        await request.app[keys.ENQUEUER].enqueue(INBOUND_ACTOR, recorded.message_id, lead_id=recorded.lead_id)
     return json_response({"message_id": recorded.message_id}, status=202)
 
 

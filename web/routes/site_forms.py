@@ -25,6 +25,7 @@ from voronka.errors import ValidationError
 from web import keys
 from web.jsonutil import json_response
 from web.routes.site_chat import CLIENT_ID_RE, read_json, validate_session_id
+from workers.enqueue import INBOUND_ACTOR
 
 PRODUCTS = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист", "ai_analyst": "ИИ-Аналитик"}
 MAX_NAME = 100
@@ -140,7 +141,7 @@ async def post_lead(request: web.Request) -> web.Response:
     async with request.app[keys.DB].begin() as conn:
         recorded = await record_inbound(conn, inbound)
     if not recorded.duplicate:
-        await request.app[keys.ENQUEUER].enqueue("inbound.handle", recorded.message_id, lead_id=recorded.lead_id)
+        await request.app[keys.ENQUEUER].enqueue(INBOUND_ACTOR, recorded.message_id, lead_id=recorded.lead_id)
     return json_response({"message_id": recorded.message_id, "session_id": form.session_id, "message": THANK_YOU},
                          status=202)
 
