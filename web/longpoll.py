@@ -17,23 +17,26 @@ class SiteNotifier:
         self._redis = redis
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="site-notifier")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # redis' pubsub may hold the cancellation inside a read: never let shutdown hang on it
+            await asyncio.wait({self._task}, timeout=3.0)
 
     async def _listen(self) -> None:
-        while True:
+        while not self._stopping:
+            pubsub = self._redis.pubsub()
             try:
-                pubsub = self._redis.pubsub()
                 await pubsub.psubscribe(SITE_PREFIX + "*")
-                async for item in pubsub.listen():
-                    if item.get("type") != "pmessage":
+                while not self._stopping:
+                    item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if item is None or item.get("type") != "pmessage":
                         continue
                     channel = item["channel"].decode() if isinstance(item["channel"], bytes) else item["channel"]
                     self.wake(channel[len(SITE_PREFIX):])
@@ -42,6 +45,9 @@ class SiteNotifier:
             except Exception as exc:  # Redis restarted: waiters fall back to their periodic re-check
                 logger.warning("site notifier lost Redis ({}); reconnecting", type(exc).__name__)
                 await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pubsub.aclose(), 1.0)
 
     def wake(self, session_id: str) -> None:
         for event in self._waiters.get(session_id, ()):
