@@ -42,6 +42,10 @@ def setup_routes(app: web.Application) -> None:
 
     webhooks_avito.setup(app)
     webhooks_telegram.setup(app)
+    from web.routes import pay, webhooks_yookassa
+
+    pay.setup(app)
+    webhooks_yookassa.setup(app)
     from web.routes import admin
 
     admin.setup(app)  # admin API + pages, dashboard, /metrics, personal-data keys

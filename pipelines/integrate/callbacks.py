@@ -1,0 +1,143 @@
+"""Buttons of the deals feature, routed before the dialog (``pipelines.turn.decide_turn`` calls ``handle_callback``).
+
+Callbacks: ``slot_pick:<iso or 1-based index of the offered slots>``, ``slot_other``, ``booking:cancel:<id>``,
+``booking:move:<id>``, ``pay_new:<payment id>``, ``nps:<0-10>``. Slow work (calendar, YooKassa) becomes an
+"action" outbox row whose handler replies; quick work (an NPS answer, a handoff) replies at once. ``None`` means
+"not ours": the dialog handles the callback.
+
+Channels without buttons (Avito) answer with words: ``callback_for_text`` turns a bare number after an NPS survey or
+a slot list, «новая ссылка», «перенести», «отменить запись» into the same callbacks.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from db.models import Booking, Conversation, Lead, Message, Payment
+from pipelines.dialog.hours import manager_eta
+from pipelines.integrate import nps
+from pipelines.integrate.booking import parse_slot
+from pipelines.integrate.dealkit import now_utc, queue_action
+from pipelines.reply import OutgoingReply
+
+if TYPE_CHECKING:
+    from pipelines.conversation import PipelineDeps
+
+SLOTS_STATE_TTL = timedelta(hours=24)
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)!]?\s*$")
+_NEW_LINK = re.compile(r"^(пришлите |дайте |нужна )?(нов\w* ссылк\w*|ссылк\w* заново)\W*$")
+_MOVE = re.compile(r"^перенес\w*( запись| консультацию)?\W*$")
+_CANCEL = re.compile(r"^отмен\w* (запись|консультацию)\W*$|^отменить\W*$")
+
+
+def _key(conversation: Conversation, message: Message | None, name: str) -> str:
+    if message is not None and message.id is not None:
+        return f"callback:{message.id}:{name}"
+    return f"callback:{conversation.id}:{name}:{now_utc().timestamp():.0f}"
+
+
+def _action(session: Session, lead: Lead, conversation: Conversation, message: Message | None, name: str,
+            action: str, data: dict[str, Any]) -> list[OutgoingReply]:
+    queue_action(session, lead, key=_key(conversation, message, name), action=action, data=data,
+                 conversation_id=conversation.id, channel=conversation.channel)
+    return []  # the action's handler replies
+
+
+def offered_slots(conversation: Conversation) -> list[str]:
+    state = conversation.state or {}
+    offered_at = state.get("booking_offered_at")
+    try:
+        fresh = offered_at and now_utc() - datetime.fromisoformat(offered_at) < SLOTS_STATE_TTL
+    except ValueError:
+        fresh = False
+    slots = state.get("booking_slots")
+    return [str(s) for s in slots] if fresh and isinstance(slots, list) else []
+
+
+def _id(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+def handle_callback(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation, callback: str,
+                    *, message: Message | None = None) -> list[OutgoingReply] | None:
+    """Replies for a deals callback (possibly none: an action will reply), or ``None`` when it is not ours."""
+    name, _, arg = callback.partition(":")
+    if name == "slot_pick":
+        start = parse_slot(arg)
+        if start is None and arg.isdigit():
+            slots = offered_slots(conversation)
+            index = int(arg) - 1
+            start = parse_slot(slots[index]) if 0 <= index < len(slots) else None
+        if start is None:
+            return [OutgoingReply(text="Не получилось разобрать время. Выберите, пожалуйста, вариант из списка.")]
+        return _action(session, lead, conversation, message, "slot", "booking_confirm", {"start": start.isoformat()})
+    if callback == "slot_other":
+        return _other_time(deps, session, lead, conversation, message)
+    if name == "booking":
+        verb, _, raw_id = arg.partition(":")
+        booking_id = _id(raw_id)
+        if verb not in ("cancel", "move") or booking_id is None:
+            return None
+        if verb == "cancel":
+            return _action(session, lead, conversation, message, "cancel", "booking_cancel",
+                           {"booking_id": booking_id})
+        return _action(session, lead, conversation, message, "move", "booking", {"move_from": booking_id})
+    if name == "pay_new":
+        payment_id = _id(arg)
+        if payment_id is None:
+            return None
+        return _action(session, lead, conversation, message, "pay", "payment_renew", {"payment_id": payment_id})
+    if name == "nps":
+        score = _id(arg)
+        if score is None:
+            return None
+        return nps.answer(session, lead, conversation, score)
+    return None
+
+
+def _other_time(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation,
+                message: Message | None) -> list[OutgoingReply]:
+    """«Другое время»: a manager agrees the time with the client (the bot steps aside)."""
+    from pipelines.leads import hand_off
+
+    assert lead.id is not None
+    hand_off(session, lead, conversation, reason="booking_other_time",
+             summary="Клиент хочет консультацию, но предложенные слоты не подошли: договоритесь о времени.",
+             message_id=message.id if message is not None and message.id is not None else lead.id)
+    eta = manager_eta(now_utc(), deps.settings.WORKING_HOURS)
+    return [OutgoingReply(text="Напишите, пожалуйста, удобные день и время консультации — менеджер подберёт время и "
+                               f"подтвердит запись ({eta}).")]
+
+
+def callback_for_text(session: Session, lead: Lead, conversation: Conversation, text: str | None) -> str | None:
+    """A deals callback that a short text stands for (channels without buttons), else ``None``."""
+    if not text or lead.id is None:
+        return None
+    lowered = text.strip().lower().replace("ё", "е")
+    number = _NUMBER.match(lowered)
+    if number:
+        value = int(number.group(1))
+        slots = offered_slots(conversation)
+        if slots and 1 <= value <= len(slots):
+            return f"slot_pick:{value}"
+        if value <= 10 and nps.awaiting_answer(session, lead.id):
+            return f"nps:{value}"
+        return None
+    if _NEW_LINK.match(lowered):
+        payment = session.exec(select(Payment).where(Payment.lead_id == lead.id)
+                               .order_by(col(Payment.id).desc())).first()
+        if payment is not None and payment.status in ("expired", "canceled", "pending"):
+            return f"pay_new:{payment.id}"
+        return None
+    moving, cancelling = _MOVE.match(lowered), _CANCEL.match(lowered)
+    if moving or cancelling:
+        booking = session.exec(select(Booking).where(Booking.lead_id == lead.id, Booking.status == "confirmed",
+                                                     col(Booking.starts_at) > now_utc())
+                               .order_by(col(Booking.starts_at))).first()
+        if booking is not None:
+            return f"booking:{'move' if moving else 'cancel'}:{booking.id}"
+    return None
