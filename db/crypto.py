@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -193,3 +194,23 @@ class EncryptedText(sa.types.TypeDecorator[str]):
     @property
     def python_type(self) -> type[str]:
         return str
+
+
+class EncryptedJSON(sa.types.TypeDecorator[Any]):
+    """A TEXT column holding a JSON document encrypted with the process key ring (a dict/list in Python).
+
+    For JSON that carries personal data (the brief: name, phone, e-mail) and is never queried inside SQL.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        return encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(decrypt(str(value)))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from db.crypto import EncryptedText
+from db.crypto import EncryptedJSON, EncryptedText
 
 
 def utcnow() -> datetime:
@@ -135,7 +135,8 @@ class Brief(SQLModel, table=True):
     __tablename__ = "briefs"
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id", unique=True)
-    data: dict[str, Any] = _json()
+    # the brief holds the client's name, phone and e-mail: encrypted at rest like the other personal data
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=EncryptedJSON, nullable=False)
     version: int = 1
     updated_at: datetime = _ts()
 

@@ -67,6 +67,11 @@ def merge_form(brief: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def scrub_contacts(payload: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an inbound payload without the personal contacts (kept encrypted in the brief and client)."""
+    return {k: ("[в карточке клиента]" if k in CONTACT_SLOTS and v else v) for k, v in payload.items()}
+
+
 def record_event(session: Session, *, lead_id: int | None, kind: str, channel: str | None,
                  data: dict[str, Any]) -> None:
     session.add(Event(lead_id=lead_id, kind=kind, channel=channel, data=data))

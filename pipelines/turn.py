@@ -109,6 +109,8 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
             message.text = button_label(session, conversation.id, callback) or ""
     elif message.kind == "form":
         brief_row.data = lead_ops.merge_form(brief_row.data, message.payload or {})
+        # the contacts now live in the (encrypted) brief and client card, not in the message's plain JSON
+        message.payload = lead_ops.scrub_contacts(message.payload or {})
         text = str((message.payload or {}).get("comment") or "").strip() or "Здравствуйте"
     else:
         text = message.text.strip()

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from db.engine import make_async_engine
-from db.models import Conversation, Lead, Message, Outbox, utcnow
+from db.models import Brief, Conversation, Lead, Message, Outbox, utcnow
 from pipelines.conversation import PipelineDeps, handle_inbound
 from pipelines.inbox import Inbound, record_inbound
 from pipelines.memory import load_history, memory_key
@@ -57,8 +57,10 @@ def test_client_returning_on_day_29_continues_where_they_stopped(settings, clean
     reply = " ".join(say(deps, database_url, "ret-1", "40 юристов"))
     assert "Здравствуйте" not in reply  # not greeted again as a stranger
     with Session(clean_db) as session:
-        brief = session.exec(text("SELECT data FROM briefs")).one()[0]  # type: ignore[call-overload]
+        brief = session.exec(select(Brief)).one().data
+        stored = session.exec(text("SELECT data FROM briefs")).one()[0]  # type: ignore[call-overload]
     assert brief["product"] == "ai_lawyer" and brief["users"] == 40
+    assert stored.startswith("enc1:") and "ai_lawyer" not in stored  # encrypted at rest
     assert asked != reply
 
 
