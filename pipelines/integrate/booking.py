@@ -142,6 +142,11 @@ def handle_offer(deps: PipelineDeps, session: Session, lead: Lead, conversation:
     except NotConfigured as exc:
         notify_not_configured(session, lead, service="google_calendar", message=exc.message)
         return _callback_request(deps, session, lead)
+    if conversation is not None:  # remembered for picks by number (Avito has no buttons)
+        session.refresh(conversation, with_for_update=True)
+        conversation.state = {**(conversation.state or {}), "booking_slots": [x.isoformat() for x in slots],
+                              "booking_offered_at": now_utc().isoformat()}
+        session.add(conversation)
     current = _upcoming(session, lead.id)
     if current is not None:
         when = format_datetime(current.starts_at, deps.settings.BOOKING_TIMEZONE)

@@ -174,6 +174,9 @@ def handle_crm(deps: PipelineDeps, session: Session, lead: Lead, conversation: C
 
 
 def _new_lead_email(deps: PipelineDeps, session: Session, lead: Lead) -> None:
+    """The manager's «new lead» letter once the lead is qualified (Avito leads get theirs from the channel)."""
+    if lead.channel == "avito":
+        return
     ctx = contact_context(session, lead)
     price = quoted_price(session, lead)
     queue_email(session, lead, key=f"email:new_lead:{lead.id}", event="new_lead", audience="manager",

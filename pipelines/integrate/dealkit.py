@@ -108,7 +108,7 @@ def queue_action(session: Session, lead: Lead, *, key: str, action: str, data: d
 def notify_managers(session: Session, lead: Lead | None, *, key: str, event: str, summary: str,
                     **extra: Any) -> int | None:
     """A "notify" outbox row for the managers (Telegram chat / e-mail, sent by the notify sender)."""
-    payload = {"event": event, "summary": summary, **extra}
+    payload = {"event": event, "summary": summary, "text": summary, **extra}  # "text": the chat notice
     if lead is not None:
         payload.setdefault("lead_id", lead.id)
     return add_outbox(session, key=key, kind="notify", lead_id=lead.id if lead else None,

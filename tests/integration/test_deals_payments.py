@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.support.deals are parameters here
 """Payments against the YooKassa fake: links, invoices, notifications (address check, GET confirmation),
 polling, link expiry and re-issue, the attempts limit, YooKassa failures — with the real web app and database."""
 
