@@ -278,7 +278,8 @@ def add_parsers(sub: Any) -> dict[str, Any]:
     p = kb.add_parser("search", help="поиск по базе знаний")
     p.add_argument("query", nargs="?")
     p.add_argument("--top", type=int, default=5)
-    p.add_argument("--jsonl", action="store_true")
+    p.add_argument("--json", action="store_true", help="вывод JSON-массивом (так и по умолчанию)")
+    p.add_argument("--jsonl", action="store_true", help="запросы {\"q\"} построчно со stdin")
     p.add_argument("--collection")
     handlers["kb:search"] = cmd_kb_search
     p = kb.add_parser("history", help="история изменений базы знаний")

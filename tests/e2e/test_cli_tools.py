@@ -51,3 +51,19 @@ def test_quote_single_and_jsonl(cli_env: dict[str, str]) -> None:
     assert many.returncode == 0
     out = [json.loads(line) for line in many.stdout.splitlines()]
     assert "packages" in out[0] and out[1]["error"]["field"] == "hosting"
+
+
+def test_kb_ingest_then_search_json(cli_env: dict[str, str], clean_db) -> None:  # type: ignore[no-untyped-def]
+    first = voronka(["kb", "ingest", "knowledge_base"], "", cli_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = voronka(["kb", "ingest", "knowledge_base"], "", cli_env)
+    assert again.returncode == 0 and "без изменений" in again.stdout.lower()
+    found = voronka(["kb", "search", "можно поставить на наши сервера без облака?", "--json", "--top", "3"], "",
+                    cli_env)
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert 1 <= len(hits) <= 3 and {"source", "title", "score", "text"} <= set(hits[0])
+    assert any(h["source"] == "knowledge_base/faq/hosting.md" for h in hits)
+    lines = voronka(["kb", "search", "--jsonl", "--top", "1"], '{"q": "сколько стоит юрист"}\n{"q": "кейсы"}\n',
+                    cli_env)
+    assert [len(json.loads(line)) for line in lines.stdout.splitlines()] == [1, 1]
