@@ -115,6 +115,14 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
     else:
         text = message.text.strip()
 
+    from pipelines.integrate.callbacks import callback_for_text, handle_callback  # deals' buttons go first
+    deal_callback = callback or callback_for_text(session, lead, conversation, text)
+    deal_replies = handle_callback(deps, session, lead, conversation, deal_callback,
+                                   message=message) if deal_callback else None
+    if deal_replies is not None:
+        conversation.state = {**(conversation.state or {}), "last_seen": utcnow().isoformat()}
+        return TurnResult(replies=deal_replies, notes={"intent": "deals_callback"})
+
     expecting = expecting_slot(state)
     product = brief_row.data.get("product") or state.get("product")
     usage = UsageTag(lead.id, channel=conversation.channel, buffer=[]) if deps.llm is not None else None
@@ -135,6 +143,9 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
     log.info("turn: intent={} product={} emotion={} replies={} actions={}", understanding.intent,
              understanding.product, understanding.emotion, len(decision.replies),
              [a.kind for a in decision.actions])
+    from pipelines.integrate.deals import note_decision
+
+    note_decision(session, lead=lead, conversation=conversation, message=message, decision=decision)
     apply_decision(session, lead=lead, conversation=conversation, message=message, decision=decision,
                    state_extra={"last_seen": utcnow().isoformat()})
     return TurnResult(replies=[OutgoingReply(text=r.text, buttons=[{"text": b.text, "callback": b.callback}
