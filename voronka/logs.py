@@ -57,6 +57,9 @@ def _json_sink(message: Any) -> None:
 
 def _patch(record: Record) -> None:
     record["message"] = mask(record["message"])
+    for key, value in list(record["extra"].items()):
+        if isinstance(value, str):
+            record["extra"][key] = mask(value)
 
 
 def setup_logging(settings: Settings, *, process: str) -> None:
@@ -92,6 +95,14 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
     return event
 
 
+# What Sentry may collect: no user info, no request bodies, no query data, no job arguments, no local variables and
+# no source lines around frames (client texts live in variables; the stack trace keeps files, lines, functions).
+SENTRY_DATA_COLLECTION: dict[str, Any] = {
+    "user_info": False, "http_bodies": [], "database_query_data": False, "queues": False,
+    "stack_frame_variables": False, "frame_context_lines": 0, "gen_ai": {"inputs": False, "outputs": False},
+}
+
+
 def sentry_integrations(process: str) -> list[Any]:
     """Web: aiohttp requests; workers: Dramatiq jobs; every process: loguru errors become Sentry events."""
     integrations: list[Any] = []
@@ -115,8 +126,8 @@ def setup_sentry(settings: Settings, *, process: str) -> bool:
         return False
     import sentry_sdk
 
-    sentry_sdk.init(dsn=settings.SENTRY_DSN, environment=settings.ENVIRONMENT, send_default_pii=False,
-                    traces_sample_rate=0.0, server_name=process, integrations=sentry_integrations(process),
-                    before_send=scrub_event)  # type: ignore[arg-type]
+    options: dict[str, Any] = {"before_send": scrub_event, "data_collection": SENTRY_DATA_COLLECTION}
+    sentry_sdk.init(dsn=settings.SENTRY_DSN, environment=settings.ENVIRONMENT, traces_sample_rate=0.0,
+                    server_name=process, integrations=sentry_integrations(process), **options)
     sentry_sdk.set_tag("process", process)
     return True

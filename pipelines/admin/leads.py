@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlmodel import Session, col, func, select
 
 from db.models import (
@@ -101,7 +101,7 @@ def list_leads(session: Session, flt: LeadFilter, page: PageRequest) -> dict[str
     channels: dict[int, list[str]] = {}
     if lead_ids:
         for message in session.exec(select(Message).where(col(Message.lead_id).in_(lead_ids))
-                                    .distinct(col(Message.lead_id))
+                                    .ext(distinct_on(col(Message.lead_id)))
                                     .order_by(col(Message.lead_id), col(Message.id).desc())):
             last[message.lead_id] = message
         for conv in session.exec(select(Conversation).where(col(Conversation.lead_id).in_(lead_ids))):
