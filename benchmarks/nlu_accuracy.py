@@ -1,9 +1,12 @@
 """Accuracy of offline understanding on a labelled JSONL file; prints figures and the misses.
 
-    python benchmarks/nlu_accuracy.py [--file tests/data/nlu_labelled.jsonl] [--quiet] [--timing]
+    python benchmarks/nlu_accuracy.py [--file tests/data/nlu_labelled.jsonl] [--quiet]
 
-Each line: {"text", "intent", "product", "emotion", "slots": {...}} and optionally "expecting", "current_product",
-"today" (YYYY-MM-DD, anchors relative deadlines). "slots exactly right" = the whole slots dict equal, where
+Files: tests/data/nlu_labelled.jsonl (the rules are tuned on it), tests/data/nlu_holdout_v4.jsonl (held out, never
+tuned on). Each line: {"text", "intent", "product", "emotion", "slots": {...}} and optionally "expecting" (the slot
+the bot just asked for, passed to understand_offline like the dialog does), "current_product", "today" (YYYY-MM-DD,
+anchors relative deadlines). A malformed line (unknown label, slot or field) stops the run with its line number.
+"slots exactly right" = the whole slots dict equal, where
 ``security`` is compared as a set of comma-separated tags and ``goals`` (free text) matches when both are present and
 their token-set similarity is ≥ 60 (rapidfuzz); every other slot must be equal.
 """
@@ -25,10 +28,34 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pipelines.understand.offline import understand_offline  # noqa: E402
-from pipelines.understand.types import OTHER_SLOTS, PRICING_SLOTS  # noqa: E402
+from pipelines.understand.types import EMOTIONS, INTENTS, OTHER_SLOTS, PRICING_SLOTS, PRODUCTS  # noqa: E402
 
 DEFAULT_FILE = ROOT / "tests" / "data" / "nlu_labelled.jsonl"
 SLOT_NAMES = PRICING_SLOTS + OTHER_SLOTS
+EXPECTABLE = (*SLOT_NAMES, "product")  # what the dialog may be waiting for
+_FIELDS = frozenset({"text", "intent", "product", "emotion", "slots", "expecting", "current_product", "today"})
+
+
+def check_record(rec: dict[str, Any], lineno: int) -> None:
+    """Raise ValueError naming the line when a labelled record is malformed (a typo would silently skew figures)."""
+    problems: list[str] = []
+    if not isinstance(rec.get("text"), str) or not rec["text"].strip():
+        problems.append("no text")
+    for key, allowed in (("intent", INTENTS), ("product", PRODUCTS), ("emotion", EMOTIONS)):
+        if rec.get(key) not in allowed:
+            problems.append(f"{key}={rec.get(key)!r} not in {allowed}")
+    slots = rec.get("slots", {})
+    if not isinstance(slots, dict) or any(k not in SLOT_NAMES for k in slots):
+        problems.append(f"slots {slots!r}: names must be in {SLOT_NAMES}")
+    if rec.get("expecting") is not None and rec["expecting"] not in EXPECTABLE:
+        problems.append(f"expecting={rec['expecting']!r} not in {EXPECTABLE}")
+    if rec.get("current_product") is not None and rec["current_product"] not in PRODUCTS:
+        problems.append(f"current_product={rec['current_product']!r} not in {PRODUCTS}")
+    unknown = set(rec) - _FIELDS
+    if unknown:
+        problems.append(f"unknown fields {sorted(unknown)}")
+    if problems:
+        raise ValueError(f"line {lineno}: " + "; ".join(problems))
 
 
 def slot_equal(name: str, expected: Any, got: Any) -> bool:
@@ -56,9 +83,15 @@ class Report:
     slot_spurious: Counter[str] = field(default_factory=Counter)
     misses: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    # messages answered while the bot waited for a slot («expecting» set): how many, how many fully right
+    expecting_total: int = 0
+    expecting_right: Counter[str] = field(default_factory=Counter)
 
     def pct(self, key: str) -> float:
         return 100.0 * self.right[key] / self.total if self.total else 0.0
+
+    def expecting_pct(self, key: str) -> float:
+        return 100.0 * self.expecting_right[key] / self.expecting_total if self.expecting_total else 0.0
 
 
 def evaluate(path: Path) -> Report:
@@ -67,6 +100,7 @@ def evaluate(path: Path) -> Report:
         if not line.strip():
             continue
         rec = json.loads(line)
+        check_record(rec, lineno)
         today = date.fromisoformat(rec["today"]) if rec.get("today") else None
         t0 = time.perf_counter()
         u = understand_offline(
@@ -76,16 +110,22 @@ def evaluate(path: Path) -> Report:
         rep.total += 1
         got = u.as_dict()
         wrong: list[str] = []
+        ok: dict[str, bool] = {key: got[key] == rec[key] for key in ("intent", "product", "emotion")}
         for key in ("intent", "product", "emotion"):
-            if got[key] == rec[key]:
+            if ok[key]:
                 rep.right[key] += 1
             else:
                 wrong.append(f"{key}: want {rec[key]!r} got {got[key]!r}")
         exp_slots: dict[str, Any] = rec.get("slots", {})
-        if slots_equal(exp_slots, got["slots"]):
+        ok["slots"] = slots_equal(exp_slots, got["slots"])
+        if ok["slots"]:
             rep.right["slots"] += 1
         else:
             wrong.append(f"slots: want {exp_slots} got {got['slots']}")
+        if rec.get("expecting"):
+            rep.expecting_total += 1
+            for key, good in ok.items():
+                rep.expecting_right[key] += int(good)
         for name in SLOT_NAMES:
             e, g = exp_slots.get(name), got["slots"].get(name)
             if e is not None:
@@ -126,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("intent", "product", "emotion", "slots"):
         label = "slots exactly right" if key == "slots" else key
         print(f"  {label:<20} {rep.pct(key):6.1f} %  ({rep.right[key]}/{rep.total})")
+    if rep.expecting_total:
+        figures = ", ".join(f"{k} {rep.expecting_pct(k):.1f} %" for k in ("intent", "product", "emotion", "slots"))
+        print(f"  with expecting ({rep.expecting_total} messages): {figures}")
     print("  per slot (recall on labelled / spurious where not labelled):")
     for name in SLOT_NAMES:
         n = rep.slot_labelled[name]

@@ -48,6 +48,12 @@ SLANG: dict[str, str] = {
     "недвижку": "недвижимость", "недвижке": "недвижимость", "инсту": "instagram", "инста": "instagram",
     "инсте": "instagram", "вотсап": "whatsapp", "ватсап": "whatsapp", "вацап": "whatsapp", "вотсапе": "whatsapp",
     "ватсапе": "whatsapp", "вотсапп": "whatsapp", "воцап": "whatsapp", "дашборд": "дашборд",
+    "ден": "день", "плиз": "пожалуйста", "пжл": "пожалуйста", "комерческое": "коммерческое",
+}
+
+# Latin spellings whose plain transliteration is a different real word (the soft sign is usually dropped).
+LATIN_SLANG: dict[str, str] = {
+    "den": "день", "dnya": "дня", "mozhno": "можно", "nuzhno": "нужно", "vsem": "всем",
 }
 
 # Domain vocabulary for typo correction (only words pymorphy does not know are corrected).
@@ -61,7 +67,8 @@ VOCAB: tuple[str, ...] = (
     "человека", "облако", "облаке", "облачный", "серверах", "сервере", "созвониться", "созвон", "предложение",
     "коммерческое", "оплата", "оплатить", "оплату", "счет", "дашборды", "дашборд", "отчеты", "отчет",
     "прогноз", "претензия", "претензии", "нейросеть", "бот", "бота", "чатбот", "спасибо", "пожалуйста",
-    "нормально", "интересует", "подробнее", "расскажите"
+    "нормально", "интересует", "подробнее", "расскажите", "договору", "оператор", "оператора", "человека",
+    "созвонимся", "позвоните", "перезвоните", "сотрудника", "специалиста", "презентацию", "реквизиты",
 )
 
 # Number words (normal forms and frequent forms pymorphy may not resolve to the numeral).
@@ -140,6 +147,31 @@ def translit(word: str) -> str:
     return "".join(out)
 
 
+def _fold(word: str) -> str:
+    """Unstressed-vowel folding for typo matching: «дагавор» and «договор» fold to the same key."""
+    return word.replace("о", "а").replace("е", "и").replace("я", "и")
+
+
+@lru_cache(maxsize=1)
+def _folded_vocab() -> dict[str, str]:
+    return {_fold(w): w for w in VOCAB}
+
+
+def _translit_fix(w: str) -> str:
+    """Latin typing drops the soft sign and writes «э» as «e»: try those variants for unknown words."""
+    if len(w) < 3 or is_known(w):
+        return w
+    candidates = [w + "ь"]
+    if w.startswith("е"):
+        candidates.append("э" + w[1:])
+    if "цт" in w:
+        candidates.append(w.replace("цт", "тст"))
+    for cand in candidates:
+        if is_known(cand):
+            return cand
+    return w
+
+
 @lru_cache(maxsize=20000)
 def fix_word(word: str) -> str:
     """Slang, transliteration and typo correction for one lower-case token."""
@@ -147,17 +179,26 @@ def fix_word(word: str) -> str:
     if w in SLANG:
         return SLANG[w]
     if _LATIN_RE.match(w):
+        if w in LATIN_SLANG:
+            return LATIN_SLANG[w]
         if w in LATIN_KEEP or (len(w) < 2 and w not in _LATIN_PREPOSITIONS):
             return w
-        w = translit(w).replace("ё", "е")
+        w = _translit_fix(translit(w).replace("ё", "е"))
         if w in SLANG:
             return SLANG[w]
     if len(w) >= 4 and _CYR_RE.match(w) and not is_known(w):
         from rapidfuzz import fuzz, process
 
+        folded = _folded_vocab()
+        key = _fold(w)
+        if key in folded:
+            return folded[key]
         hit = process.extractOne(w, VOCAB, scorer=fuzz.ratio, score_cutoff=80)
         if hit is not None:
             return str(hit[0])
+        hit = process.extractOne(key, list(folded), scorer=fuzz.ratio, score_cutoff=85)
+        if hit is not None:
+            return folded[str(hit[0])]
     return w
 
 

@@ -21,9 +21,10 @@ from pipelines.understand.types import PRODUCTS, Understanding
 # not when it merely asks about them («вы соблюдаете 152-ФЗ?», «бот умеет с 1С?»).
 _NEED_SLOTS = ("users", "integrations", "hosting", "sla", "deadline", "industry", "goals", "security")
 _CONTACT_SLOTS = ("name", "phone", "email")
-_FACT_INTENTS = frozenset({"brief", "price"})
+_FACT_INTENTS = frozenset({"brief", "price", "documents"})  # «кп с расчётом на 20 пользователей» keeps the 20
 _WE_RE = re.compile(r"\b(?:мы|у нас|наша|наш|нас|наше|наши|являемся)\b")
 _EXPECTING_PRODUCT_RE = re.compile(r"\w")
+_REFUSE_PAY_RE = re.compile(r"\bне\s+(?:\w+\s+)?(?:платить|оплачивать|заплатить)\b")  # «не хочу платить за воздух»
 
 _CONFIDENCE = {
     "human": 0.9, "faq_strong": 0.8, "documents": 0.9, "payment": 0.9, "booking": 0.85, "objection": 0.8,
@@ -99,33 +100,71 @@ def _strip_contacts(raw: str) -> str:
     return out
 
 
-def _decide_intent(t: str, product: str, found: dict[str, Any], expecting: str | None) -> tuple[str, str]:
-    """(intent, rule) — the rule name sets the confidence."""
+def _is_question(t: str, product: str) -> bool:
+    """A question mark or a question word, or «аналитик умеет строить прогнозы» (a capability asked without «?»)."""
     c = compiled()
-    is_question = bool(c["question"].search(t))
+    return bool(c["question"].search(t)) or (product != "none" and bool(c["product_question"].search(t)))
+
+
+def _decide_intent(
+    t: str, product: str, found: dict[str, Any], expecting: str | None, current_product: str | None = None
+) -> tuple[str, str]:
+    """(intent, rule) — the rule name sets the confidence.
+
+    Precedence, most specific first: a capability question about a product; wanting a person; agency questions
+    that look like other intents (data-safety guarantees, «подписываете NDA?»); a price asked in payment words;
+    paying (the verb) before documents, unless a paper is asked for; documents; payment; booking; doubts
+    (objection); price. Then a question asked while the bot waits for an answer is answered as a question;
+    only then does an answer fill the expected slot.
+    """
+    c = compiled()
+    is_question = _is_question(t, product)
+    need = bool(c["need"].search(t))
+    we = bool(_WE_RE.search(t))
     need_facts = any(k in found for k in _NEED_SLOTS)
     bare_product_answer = expecting == "product" and product != "none" and len(t.split()) <= 3
     product_question = is_question and product != "none" and bool(c["product_question"].search(t))
-    for rule in ("human", "faq_strong", "documents", "payment", "booking", "objection", "price"):
-        if rule == "human" and bare_product_answer:
-            continue
+    if product_question and not need and not we:
+        return "product_info", "capability"  # «бот может передать клиента живому менеджеру?»
+    if c["human"].search(t) and not bare_product_answer:
+        return "human", "human"
+    if c["faq_strong"].search(t):
+        return "faq", "faq_strong"
+    if c["price_strong"].search(t):
+        return "price", "price"
+    if c["booking_strong"].search(t):
+        return "booking", "booking"
+    refuses_to_pay = bool(_REFUSE_PAY_RE.search(t))  # «не хотим платить за воздух» is pushback, not paying
+    if c["payment_verb"].search(t) and not c["documents_request"].search(t) and not refuses_to_pay:
+        return "payment", "payment"  # «оплачиваем по счёту?», «счёт оплатим в пятницу»
+    for rule in ("documents", "payment", "booking", "objection", "price"):
         if rule == "documents" and product_question:
             return "product_info", "capability"
+        if rule == "payment" and refuses_to_pay:
+            continue
         if c[rule].search(t):
-            return ("faq" if rule == "faq_strong" else rule), rule
+            return rule, rule
+    if is_question and c["faq"].search(t):
+        return "faq", "faq"  # also while the bot waits for an answer: a question is not an answer
+    asked_product = product if product != "none" else (current_product or "none")
+    if is_question and asked_product != "none" and c["capability"].search(t) and not we:
+        return "product_info", "capability"
     if expecting and expecting in found:
         return "brief", "expecting"
     if expecting == "product" and product != "none":
         return "brief", "expecting"
-    if is_question and c["faq"].search(t):
-        return "faq", "faq"
-    if is_question and product != "none" and c["capability"].search(t):
-        return "product_info", "capability"
+    if c["greeting_strong"].search(t) and not need_facts:
+        return "greeting", "greeting"  # «по ИИ-юристу объявление актуально?»
+    if is_question and c["product_info"].search(t) and not need and not we:
+        return "product_info", "product_info"
+    states_nothing = not (need or we or need_facts or any(k in found for k in _CONTACT_SLOTS))
+    if is_question and product != "none" and states_nothing:
+        return "product_info", "product_info"  # «а что аналитик по рекламе?»: asks about the product, states nothing
     if need_facts or any(k in found for k in _CONTACT_SLOTS):
         return "brief", "brief"
     if c["greeting_strong"].search(t):
         return "greeting", "greeting"
-    if product != "none" and c["need"].search(t) and not is_question:
+    if product != "none" and need and not is_question:
         return "brief", "brief"
     if c["product_info"].search(t) or product != "none":
         return "product_info", "product_info"
@@ -154,8 +193,8 @@ def understand_offline(
         return Understanding(product=_product_or(current_product), confidence=0.0)  # type: ignore[arg-type]
     t = normalize(_strip_contacts(raw))
     c = compiled()
-    is_question = bool(c["question"].search(t))
     product = detect_product(t)
+    is_question = _is_question(t, product)
     found = extract_slots(t, raw, expecting=expecting, today=today or date.today(), is_question=is_question)
     if (
         is_question
@@ -164,12 +203,17 @@ def understand_offline(
         and not c["need"].search(t)
         and not c["integration_context"].search(t)
         and not sl.explicit_integrations(t)
+        and not c["price"].search(t)
     ):
         # «вы продаете аккаунты авито?», «бот в вк работает?»: a system named in a question is not a fact
         del found["integrations"]
-    intent, rule = _decide_intent(t, product, found, expecting)
+    intent, rule = _decide_intent(t, product, found, expecting, current_product)
     if intent == "human":
         product = detect_product(t, min_score=3)  # «бот тупит, дайте человека»: this chat, not the product
+    if intent == "documents" and "integrations" in found and not sl.explicit_integrations(t):
+        del found["integrations"]  # «КП в телегу / на почту»: where to send it, not a system to connect
+    if intent == "objection" and product == "none":
+        product = _compared_role(t)  # «проще нанять живого менеджера»: the product being compared
     if intent not in _FACT_INTENTS:
         keep_expected = expecting if intent == "brief" else None
         found = {k: v for k, v in found.items() if k in _CONTACT_SLOTS or k == keep_expected}
@@ -183,6 +227,17 @@ def understand_offline(
         confidence=_CONFIDENCE.get(rule, 0.5),
         source="offline",
     )
+
+
+_ROLE_RE = re.compile(
+    r"\b(?:нанять|нанимать|взять|держать|есть)\s+(?:\w+\s+){0,2}(менеджер|юрист|аналитик)\w*"
+)
+_ROLE_PRODUCT = {"менеджер": "ai_manager", "юрист": "ai_lawyer", "аналитик": "ai_analyst"}
+
+
+def _compared_role(t: str) -> str:
+    m = _ROLE_RE.search(t)
+    return _ROLE_PRODUCT[m.group(1)] if m else "none"
 
 
 def _product_or(current: str | None) -> str:

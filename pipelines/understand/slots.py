@@ -39,7 +39,8 @@ _FILLER_AFTER_NOUN = (
 
 _USERS_A = re.compile(rf"(\bне\s+)?{_NUM}\s+(?:(?!{_NOT_USERS_UNIT})[а-яa-z]+\s+)?{_USER_NOUN}")
 _USERS_B = re.compile(
-    rf"(?:{_USER_NOUN}|штат\w*|команд\w*(?: из)?)\s+{_FILLER_AFTER_NOUN}{_NUM}(?!\s*{_NOT_USERS_UNIT})"
+    rf"(?:{_USER_NOUN}(?:\s+(?:продаж|поддержки|отдела|по продажам))?|штат\w*|команд\w*(?: из)?)\s+"
+    rf"{_FILLER_AFTER_NOUN}{_NUM}(?!\s*{_NOT_USERS_UNIT})"
 )
 _USERS_C = re.compile(
     rf"\bнас\s+(?:(?:около|примерно|всего|где-то|уже|сейчас)\s+)?{_NUM}(?!\s*(?:{_NOT_USERS_UNIT}))"
@@ -92,10 +93,15 @@ _SYSTEMS: tuple[tuple[str, str], ...] = (
     ("ozon", r"\bozon\b|\bозон\w*"),
     ("wildberries", r"\bwildberries\b|\bвайлдберриз\w*|\bвб\b"),
     ("crm", r"\bcrm\b|\bсрм\b|\bцрм\b|\bcrm-систем\w*"),
+    ("direct", r"(?:яндекс|yandex)[\s.-]*директ\w*|\bдирект(?:а|е|ом|у)?\b"),
+    ("metrica", r"(?:яндекс|yandex)[\s.-]*метрик\w*|\bметрик(?:а|у|ой|е)\b|\bgoogle analytics\b"),
+    ("vk_ads", r"\bвк\s+реклам\w*|\bvk\s+ads\b|\bреклам\w* (?:в )?(?:вк|вконтакте)\b"),
+    ("megaplan", r"\bмегаплан\w*"),
 )
 _SYSTEM_SKIP = re.compile(
     r"(?:по объявлени\w*|объявлени\w* на|увидел\w* на|нашел\w* на|нашла на|на вашем|ваш\w* сайт|пишу с|пишу из"
-    r"|на почту|на мою почту|на почта|в почту)\s*$"
+    r"|на почту|на мою почту|на почта|в почту|реклам\w* (?:в|на)|(?:пост|канал|стать\w*|видео|ролик)\w* (?:в|на)"
+    r"|(?:увидел\w*|нашел\w*|нашла|нашли|узнал\w*|прочитал\w*) (?:\w+ ){0,2}(?:в|на|из))\s*$"
 )
 _INTEG_COUNT = re.compile(
     rf"{_NUM}\s+(?:[а-я]+\s+)?(?:интеграц\w*|систем\w*|сервис\w*|подключени\w*|источник\w*)"
@@ -127,6 +133,8 @@ def named_systems(t: str, has_email: bool = False) -> list[str]:
                 continue
             if name == "crm" and ("amocrm" in found or "bitrix" in found):
                 continue
+            if name == "vk" and "vk_ads" in found:
+                continue
             taken.append((m.start(), m.end()))
             if name not in found:
                 found.append(name)
@@ -156,6 +164,7 @@ def integrations(t: str, expecting: str | None = None, has_email: bool = False) 
 
 # ---------------------------------------------------------------- hosting, sla
 
+_SYSTEM_MERGE = {"vk_ads": "vk"}  # «вк реклама» is one system, not «вк» plus an ad cabinet
 _HYBRID = re.compile(r"\bгибрид\w*|\bhybrid\b|часть в облак\w*[^.]*часть у (?:нас|себя)")
 _ONPREM = re.compile(
     r"\bon-?prem\w*|\bон-?прем\w*|on premise|на (?:своих|наших|собственных|нашем|своем|собственном|наш|наши|свой|свои)"
@@ -165,7 +174,7 @@ _ONPREM = re.compile(
     r"|на (?:нашем|своем|собственном) (?:железе|оборудовании)|облак\w* (?:запрещ|нельзя|не подход|не вариант)\w*"
 )
 _CLOUD = re.compile(r"\bоблак\w*|\bоблачн\w*|\bcloud\b|\bsaas\b")
-_ONPREM_ANSWER = re.compile(r"\bу нас\b|\bсво[иех]\w*|\bнаш\w*|\bлокальн\w*|\bсервер\w*")
+_ONPREM_ANSWER = re.compile(r"\bу нас\b|\bу себя\b|\bсво[иех]\w*|\bнаш\w*|\bлокальн\w*|\bсервер\w*")
 
 
 def hosting(t: str, expecting: str | None = None) -> str | None:
@@ -204,7 +213,8 @@ def sla(t: str, expecting: str | None = None) -> str | None:
 # ---------------------------------------------------------------- deadline
 
 _RELAXED = re.compile(
-    r"не горит|не срочно|не торопимся|не торопи\w*|не спешим|без спешки|не к спеху|время есть|не критично по срок\w*"
+    r"не гор(?:ит|ят)|не срочно|без срочност\w*"
+    r"|не торопимся|не торопи\w*|не спешим|без спешки|не к спеху|время есть|не критично по срок\w*"
 )
 _URGENT = re.compile(r"\bсрочно\b|\basap\b|\bгорит\b|как можно (?:скорее|быстрее)|\bвчера\b|побыстрее|\bсрочн\w*")
 _PERIOD_EXCLUDE = r"(?<!\bв )(?<!\bраз в )"
@@ -333,16 +343,18 @@ _INDUSTRIES: tuple[tuple[str, str], ...] = (
                           r"|продаем на (?:озон|вайлдберриз|wb)"),
     ("оптовая торговля", r"\bоптов\w*|\bопт\b|\bоптом\b|\bдистрибуц\w*|\bдистрибьют\w*"),
     ("юридические услуги", r"юридическ\w* (?:фирм\w*|компани\w*|бюро|услуг\w*|агентств\w*)|\bюрфирм\w*|\bадвокат\w*"
-                           r"|коллеги\w* адвокат\w*|\bюрбюро\b"),
+                           r"|коллеги\w* адвокат\w*|\bюрбюро\b|\bюр\.?\s*(?:фирм|компани|бюро)\w*"),
     ("бухгалтерские услуги", r"бухгалтерск\w* (?:услуг\w*|фирм\w*|компани\w*|аутсорс\w*)|\bаутсорс\w* бухгалтер\w*"),
     ("недвижимость", r"\bнедвижим\w*|\bриелтор\w*|\bриэлтор\w*|агентств\w* недвиж\w*"),
     ("строительство", r"\bстроительн\w*|\bстройк\w*|\bзастройщ\w*|\bстроим\b|\bремонт\w* квартир\w*|\bдевелоп\w*"),
     ("медицина", r"\bклиник\w*|\bмедицин\w*|\bстоматолог\w*|\bмедцентр\w*|\bмед\.? центр\w*|\bлаборатори\w*"),
     ("автобизнес", r"\bавтосервис\w*|\bавтосалон\w*|\bзапчаст\w*|\bавтомойк\w*|\bшиномонтаж\w*|\bдилерск\w* центр"
                    r"|\bавтозапчаст\w*|\bавтодилер\w*"),
-    ("образование", r"\bшкол\w*|\bонлайн[- ]?курс\w*|\bобразовательн\w*|\bуниверситет\w*|\bвуз\w*|\bдетск\w* сад\w*"
+    ("образование", r"\bшкол\w*|\bобразовани\w*"
+                    r"|\bонлайн[- ]?курс\w*|\bобразовательн\w*|\bуниверситет\w*|\bвуз\w*|\bдетск\w* сад\w*"
                     r"|\bрепетитор\w*|\bинфобизнес\w*"),
-    ("общепит", r"\bкафе\b|\bресторан\w*|\bобщепит\w*|\bкофейн\w*|\bпиццери\w*|доставк\w* еды|\bбар\b|\bстоловая\b"),
+    ("общепит", r"\bкафе\b|\bресторан\w*|\bпекарн\w*|\bкондитерск\w*|\bсуши\w*|\bпицц\w*|\bбургерн\w*"
+                r"|\bобщепит\w*|\bкофейн\w*|\bпиццери\w*|доставк\w* еды|\bбар\b|\bстоловая\b"),
     ("салон красоты", r"салон\w* красоты|\bбьюти\w*|\bбарбершоп\w*|\bманикюр\w*|\bспа\b|\bкосметолог\w*"),
     ("логистика", r"\bлогистик\w*|\bлогистическ\w*|\bгрузоперевоз\w*|транспортн\w* компани\w*|\bперевозк\w*"
                   r"|\bэкспедир\w*|\bскладск\w* (?:компан|комплекс)"),
@@ -353,7 +365,7 @@ _INDUSTRIES: tuple[tuple[str, str], ...] = (
     ("фитнес", r"\bфитнес\w*|\bспортзал\w*|\bтренажерн\w*|\bйог\w*"),
     ("маркетинг", r"маркетингов\w* агентств\w*|рекламн\w* агентств\w*|\bsmm[- ]агентств\w*|digital[- ]агентств\w*"),
     ("HR", r"кадров\w* агентств\w*|\bрекрутинг\w*|\bподбор\w* персонал\w*"),
-    ("розница", r"\bрозниц\w*|\bрозничн\w*|\bритейл\w*|сет\w* магазин\w*|\bмагазин\w*|\bторгов\w* точк\w*"),
+    ("розница", r"\bрозниц\w*|\bрозничн\w*|\bритейл\w*|сет\w* магазин\w*|\b\w*магазин\w*|\bторгов\w* точк\w*"),
 )
 
 
@@ -362,12 +374,18 @@ def _industry_res() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((name, re.compile(rx)) for name, rx in _INDUSTRIES)
 
 
+_OWN_INDUSTRY = re.compile(r"\b(?:мы|у нас|наша|наш|являемся)\s+(?:[\w-]+\s+){0,2}$")
+
+
 def industry(t: str, expecting: str | None = None) -> str | None:
+    """The client's industry: the one said about themselves («мы агентство недвижимости») wins, else the first named."""
     best: tuple[int, str] | None = None
     for name, rx in _industry_res():
-        m = rx.search(t)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), name)
+        for m in rx.finditer(t):
+            own = bool(_OWN_INDUSTRY.search(t[max(0, m.start() - 40):m.start()]))
+            key = m.start() - (10_000 if own else 0)
+            if best is None or key < best[0]:
+                best = (key, name)
     if best:
         return best[1]
     if expecting == "industry":
@@ -385,6 +403,8 @@ _GOAL_VERB = (
 _GOAL_RE = re.compile(
     rf"\b(?:цель|задача|главная задача|основная задача)\b\s*(?:[:—–-]\s*|\s)(?:это\s+|—\s*)?([^.!?;\n]+)"
     rf"|\b(?:хотим|хотелось бы|нужно|надо|планируем|хочу|хотели бы|стремимся)\s+({_GOAL_VERB}[^.!?;\n]*)"
+    r"|\b(?:нужен|нужна|нужно|нужны|надо|хотим|хочу)\b[^.!?;\n]*?\bчтобы\s+([^.!?;\n,]*\b(?:быстрее|меньше|больше|дешевле"
+    r"|точнее|проще|не теря\w*|не ждал\w*|не пропуска\w*|ни одн\w+)\b[^.!?;\n,]*)"
 )
 
 
@@ -397,7 +417,7 @@ def _short_answer(t: str) -> str:
 def goals(t: str, expecting: str | None = None) -> str | None:
     m = _GOAL_RE.search(t)
     if m:
-        g = (m.group(1) or m.group(2) or "").strip(" ,—-")
+        g = (m.group(1) or m.group(2) or m.group(3) or "").strip(" ,—-")
         if g:
             return g[:120]
     if expecting == "goals":
@@ -493,7 +513,7 @@ def _name_from(first: str, second: str | None) -> str | None:
     if not n:
         return None
     if second:
-        s = _name_form(second, "Surn")
+        s = _name_form(second, "Surn") or _name_form(second, "Patr")
         if s:
             return f"{n} {second.capitalize()}"
     return n

@@ -226,19 +226,118 @@ def test_confidence_is_between_0_and_1() -> None:
         assert 0.0 <= understand_offline(text).confidence <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("text", "expecting", "intent"),
+    [
+        ("а где у вас хранятся данные?", "hosting", "faq"),
+        ("а сколько это стоит?", "users", "price"),
+        ("а с битриксом аналитик работает?", "integrations", "product_info"),
+        ("позовите человека", "name", "human"),
+        ("сначала пришлите кп", "deadline", "documents"),
+    ],
+)
+def test_a_question_asked_while_the_bot_waits_is_not_taken_as_the_answer(
+    text: str, expecting: str, intent: str
+) -> None:
+    u = understand_offline(text, expecting=expecting)
+    assert (u.intent, u.slots) == (intent, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("оплатим по счёту, можно?", "payment"),
+        ("счёт оплатили вчера", "payment"),
+        ("выставьте счёт на ООО", "documents"),
+        ("пришлите счёт, оплатим завтра", "documents"),
+        ("сколько платить за каждого пользователя?", "price"),
+        ("не хотим платить за то, что не работает", "objection"),
+    ],
+)
+def test_paying_is_payment_asking_for_a_paper_is_documents(text: str, intent: str) -> None:
+    assert understand_offline(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("переключите на специалиста", "human"),
+        ("дайте номер вашего руководителя", "human"),
+        ("пусть мне позвонит ваш сотрудник", "human"),
+        ("с оператором можно поговорить?", "human"),
+        ("бот умеет переводить клиента на живого оператора?", "product_info"),
+        ("нужен бот, который передаёт заявки менеджерам", "brief"),
+    ],
+)
+def test_wanting_a_person_versus_a_product_that_hands_over_to_one(text: str, intent: str) -> None:
+    assert understand_offline(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("какие гарантии защиты наших данных?", "faq"),
+        ("с какими компаниями вы уже работали?", "faq"),
+        ("какие гарантии, что это окупится?", "objection"),
+        ("а если бот не справится с наплывом?", "objection"),
+        ("а если будет 45 пользователей?", "brief"),
+        ("вернёмся к разговору после праздников", "objection"),
+        ("аналитик сможет считать маржу по складам", "product_info"),
+    ],
+)
+def test_a_question_is_faq_or_product_info_unless_it_voices_a_doubt(text: str, intent: str) -> None:
+    assert understand_offline(text).intent == intent
+
+
+def test_latin_typing_and_vowel_typos_are_repaired() -> None:
+    from pipelines.understand.normalize import normalize
+
+    assert normalize("bot budet otvechat") == "бот будет отвечать"  # the dropped soft sign comes back
+    assert normalize("пришлите дагавор") == "пришлите договор"  # unstressed о/а mixed up
+    assert understand_offline("dobryi den").intent == "greeting"
+
+
+def test_a_document_request_keeps_the_numbers_but_not_the_delivery_channel() -> None:
+    assert understand_offline("пришлите кп на 15 пользователей").slots == {"users": 15}
+    u = understand_offline("скиньте кп в телеграм")
+    assert (u.intent, u.slots) == ("documents", {})
+
+
+def test_the_industry_the_client_names_for_themselves_wins() -> None:
+    assert slots("работаем с застройщиками, мы агентство недвижимости")["industry"] == "недвижимость"
+
+
 def test_accuracy_on_the_labelled_set_meets_the_targets() -> None:
     from benchmarks.nlu_accuracy import evaluate
 
     rep = evaluate(DATA / "nlu_labelled.jsonl")
-    assert rep.total >= 250
+    assert rep.total >= 600
+    assert rep.expecting_total >= 80  # answers and questions while the bot waits for a slot
     assert rep.pct("intent") >= 95.0, rep.misses
     assert rep.pct("product") >= 95.0, rep.misses
     assert rep.pct("slots") >= 95.0, rep.misses
     assert rep.pct("emotion") >= 90.0, rep.misses
 
 
-def test_the_held_out_set_is_large_enough_and_well_formed() -> None:
+def test_held_out_messages_the_rules_were_not_tuned_on_stay_mostly_right() -> None:
+    """nlu_holdout_v4.jsonl was written before the rules it measures were read; never tune a rule on it."""
     from benchmarks.nlu_accuracy import evaluate
 
-    rep = evaluate(DATA / "nlu_holdout.jsonl")
-    assert rep.total >= 60
+    rep = evaluate(DATA / "nlu_holdout_v4.jsonl")
+    assert rep.total >= 80
+    assert rep.expecting_total >= 20
+    assert rep.pct("intent") >= 85.0, rep.misses
+    assert rep.pct("product") >= 90.0, rep.misses
+    assert rep.pct("slots") >= 85.0, rep.misses
+    assert rep.pct("emotion") >= 85.0, rep.misses
+
+
+def test_a_malformed_labelled_line_is_reported_with_its_number(tmp_path: Path) -> None:
+    from benchmarks.nlu_accuracy import evaluate
+
+    bad = tmp_path / "bad.jsonl"
+    good = '{"text": "привет", "intent": "greeting", "product": "none", "emotion": "neutral", "slots": {}}'
+    typo = '{"text": "20", "intent": "brief", "product": "none", "emotion": "neutral", "slots": {"users": 20}, '
+    bad.write_text(good + "\n" + typo + '"expecting": "user"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2: expecting='user'"):
+        evaluate(bad)
