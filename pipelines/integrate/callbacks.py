@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 SLOTS_STATE_TTL = timedelta(hours=24)
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)!]?\s*$")
 _NEW_LINK = re.compile(r"^(пришлите |дайте |нужна )?(нов\w* ссылк\w*|ссылк\w* заново)\W*$")
-_MOVE = re.compile(r"^перенес\w*( запись| консультацию)?\W*$")
-_CANCEL = re.compile(r"^отмен\w* (запись|консультацию)\W*$|^отменить\W*$")
+_MOVE = re.compile(r"^перенес\w* (запись|консультацию)\W*$")
+_CANCEL = re.compile(r"^отмен\w* (запись|консультацию)\W*$")
+_BARE = re.compile(r"^(перенести|отменить)\W*$")  # on Avito, where the reminder asks for exactly these words
 
 
 def _key(conversation: Conversation, message: Message | None, name: str) -> str:
@@ -133,7 +134,9 @@ def callback_for_text(session: Session, lead: Lead, conversation: Conversation, 
         if payment is not None and payment.status in ("expired", "canceled", "pending"):
             return f"pay_new:{payment.id}"
         return None
-    moving, cancelling = _MOVE.match(lowered), _CANCEL.match(lowered)
+    bare = _BARE.match(lowered) if conversation.channel == "avito" else None
+    moving = _MOVE.match(lowered) or (bare and bare.group(1) == "перенести")
+    cancelling = _CANCEL.match(lowered) or (bare and bare.group(1) == "отменить")
     if moving or cancelling:
         booking = session.exec(select(Booking).where(Booking.lead_id == lead.id, Booking.status == "confirmed",
                                                      col(Booking.starts_at) > now_utc())

@@ -23,7 +23,7 @@ YOOKASSA_NET = "185.71.76.10"
 
 
 @pytest.fixture
-async def web(settings, services, broker, clean_db, redis_client) -> AsyncIterator[TestClient[Any, Any]]:  # type: ignore[no-untyped-def]
+async def web(settings, services, broker, clean_db, redis_client) -> AsyncIterator[TestClient[Any, Any]]:
     from web.app import create_app
 
     updated = settings.model_copy(update={"TRUSTED_PROXIES": ["127.0.0.1/32"], "VORONKA_PUBLIC_URL": PUBLIC_URL})
@@ -53,7 +53,7 @@ def buttons(replies: list[dict[str, Any]]) -> dict[str, str]:
     return {b["callback"]: b["text"] for r in replies for b in r["buttons"]}
 
 
-async def test_site_client_from_brief_to_paid(web: TestClient[Any, Any], start_worker, fakes: Fakes,  # type: ignore[no-untyped-def]
+async def test_site_client_from_brief_to_paid(web: TestClient[Any, Any], start_worker, fakes: Fakes,
                                               mailbox: tuple[Mailbox, int], engine) -> None:
     box, smtp_port = mailbox
     start_worker(**fakes.env(smtp_port), VORONKA_PUBLIC_URL=PUBLIC_URL)

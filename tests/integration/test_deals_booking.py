@@ -32,7 +32,7 @@ MSK = ZoneInfo("Europe/Moscow")
 
 
 @pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:  # type: ignore[no-untyped-def]
+def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:
     updated = settings.model_copy(update={**fakes.settings_update(), "BOOKING_WORK_HOURS": "10:00-19:00",
                                           "BOOKING_WORK_DAYS": ["1", "2", "3", "4", "5"]})
     return PipelineDeps(settings=updated, engine=clean_db, redis=redis_client, extras={"redis_url": redis_url})
@@ -211,3 +211,41 @@ async def test_avito_client_picks_a_slot_by_its_number(deps: PipelineDeps, fakes
     assert "Вы записаны" in bot_messages(deps.engine, conversation_id)[-1].text
     assert booking.calendar_event_id in fakes.gcal.events
     assert booking.starts_at.astimezone(MSK).strftime("%H:%M") in listing.text.split("\n")[2]
+
+
+async def test_the_database_refuses_a_second_confirmed_booking_of_one_start(deps: PipelineDeps,
+                                                                            fakes: Fakes) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    anna, _ = make_lead(deps.engine, chat="anna")
+    oleg, oleg_chat = make_lead(deps.engine, chat="oleg")
+    slot = future_slot(30)
+    with Session(deps.engine) as session:
+        session.add(Booking(lead_id=anna, starts_at=slot, ends_at=slot + timedelta(hours=1)))
+        session.commit()
+        session.add(Booking(lead_id=oleg, starts_at=slot, ends_at=slot + timedelta(hours=1)))
+        with pytest.raises(IntegrityError):
+            session.commit()
+    # the calendar knows nothing of Anna's booking, our database does: Oleg gets other times
+    reply = await pick(deps, oleg, oleg_chat, slot, "pick")
+    assert "занято" in reply.text and slot not in starts(reply)
+    assert fakes.gcal.events == {}
+
+
+async def test_words_stand_for_booking_buttons_only_where_they_are_meant(deps: PipelineDeps, fakes: Fakes) -> None:
+    site_lead, site_chat = make_lead(deps.engine, chat="site")
+    avito_lead, avito_chat = make_lead(deps.engine, channel="avito", chat="avito")
+    slot = future_slot(30)
+    await pick(deps, site_lead, site_chat, slot, "pick-site")
+    await pick(deps, avito_lead, avito_chat, slot + timedelta(hours=2), "pick-avito")
+    with Session(deps.engine) as session:
+        bookings = {b.lead_id: b.id for b in session.exec(select(Booking)).all()}
+        site = (session.get(Lead, site_lead), session.get(Conversation, site_chat))
+        avito = (session.get(Lead, avito_lead), session.get(Conversation, avito_chat))
+        assert site[0] and site[1] and avito[0] and avito[1]
+        assert callback_for_text(session, site[0], site[1], "отменить") is None
+        cancel_site = callback_for_text(session, site[0], site[1], "Отменить запись")
+        assert cancel_site == f"booking:cancel:{bookings[site_lead]}"
+        assert callback_for_text(session, avito[0], avito[1], "отменить") == f"booking:cancel:{bookings[avito_lead]}"
+        assert callback_for_text(session, avito[0], avito[1], "перенести") == f"booking:move:{bookings[avito_lead]}"
+        assert callback_for_text(session, site[0], site[1], "нужна новая ссылка") is None  # no payment yet

@@ -28,7 +28,7 @@ from tests.support.deals import (  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:  # type: ignore[no-untyped-def]
+def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:
     return PipelineDeps(settings=settings.model_copy(update=fakes.settings_update()), engine=clean_db,
                         redis=redis_client, extras={"redis_url": redis_url})
 
@@ -65,7 +65,7 @@ async def test_qualified_lead_is_created_once_with_contact_tag_and_brief(deps: P
     assert contact["first_name"] == "Анна"
     values = {f["field_code"]: f["values"][0]["value"] for f in contact["custom_fields_values"]}
     assert values == {"PHONE": BRIEF["phone"], "EMAIL": BRIEF["email"]}
-    [note] = fakes.amo.notes_of(int(amo_lead["id"]))  # type: ignore[call-overload]
+    [note] = fakes.amo.notes_of(stored.amo_lead_id or 0)
     assert "ИИ-Юрист" in note and "Юридическая фирма" in note and "Пользователей: 40" in note
     # the same event again (a retried job, another channel) never creates a second lead
     await sync(deps, lead_id, key="crm:qualified:again")
@@ -92,7 +92,7 @@ async def test_quote_booking_and_payment_update_the_amo_lead(deps: PipelineDeps,
     await sync(deps, lead_id, "quote")
     assert amo_lead["price"] == int(enterprise)
     await sync(deps, lead_id, "booking", text="Консультация записана: 4 марта 2030, 12:00 (МСК)")
-    assert any("Консультация записана" in n for n in fakes.amo.notes_of(int(amo_lead["id"])))  # type: ignore[call-overload]
+    assert any("Консультация записана" in n for n in fakes.amo.notes_of(lead_row(deps, lead_id).amo_lead_id or 0))
     await sync(deps, lead_id, "paid", price="150000.00", text="Оплата 150 000 ₽ получена")
     assert amo_lead["status_id"] == 142 and amo_lead["price"] == 150000
     only_lead(fakes.amo)

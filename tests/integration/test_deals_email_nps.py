@@ -32,7 +32,7 @@ from tests.support.deals import (  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes,  # type: ignore[no-untyped-def]
+def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes,
          mailbox: tuple[Mailbox, int]) -> PipelineDeps:
     updated = settings.model_copy(update={**fakes.settings_update(mailbox[1]), "SMTP_FROM": "robot@voronka.ai"})
     return PipelineDeps(settings=updated, engine=clean_db, redis=redis_client, extras={"redis_url": redis_url})
@@ -65,7 +65,7 @@ async def test_payment_letters_reach_manager_and_client_with_the_invoice(deps: P
     assert "Мы получили оплату" in body.get_content()
     [pdf] = list(client.iter_attachments())
     assert pdf.get_content_type() == "application/pdf" and pdf.get_content().startswith(b"%PDF")
-    assert pdf.get_filename().startswith("СЧ-")
+    assert (pdf.get_filename() or "").startswith("СЧ-")
     assert len(box.messages) == 2  # a retried action does not send them again
     await asyncio.to_thread(drain_actions, deps)
     assert len(box.messages) == 2
@@ -146,7 +146,7 @@ async def test_avito_answers_the_survey_with_a_number(deps: PipelineDeps, fakes:
         assert callback_for_text(session, lead, conversation, "9") is None  # answered
 
 
-def test_deals_jobs_only_enqueue_their_actors(settings) -> None:  # type: ignore[no-untyped-def]
+def test_deals_jobs_only_enqueue_their_actors(settings) -> None:
     from workers.jobs import feature_jobs
 
     jobs = {job_id: (actor, queue, seconds) for job_id, actor, queue, seconds in feature_jobs(settings)}

@@ -36,14 +36,14 @@ YOOKASSA_NET = "185.71.76.10"
 
 
 @pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:  # type: ignore[no-untyped-def]
+def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:
     updated = settings.model_copy(update={**fakes.settings_update(), "TRUSTED_PROXIES": ["127.0.0.1/32"],
                                           "VORONKA_PUBLIC_URL": "https://voronka.example"})
     return PipelineDeps(settings=updated, engine=clean_db, redis=redis_client, extras={"redis_url": redis_url})
 
 
 @pytest.fixture
-async def web(deps: PipelineDeps, services, broker) -> AsyncIterator[TestClient[Any, Any]]:  # type: ignore[no-untyped-def]
+async def web(deps: PipelineDeps, services, broker) -> AsyncIterator[TestClient[Any, Any]]:
     from web.app import create_app
 
     app = create_app(deps.settings, database_url=services[0], redis_url=services[1], broker=broker)
@@ -143,7 +143,7 @@ async def test_notifications_from_foreign_addresses_are_refused(deps: PipelineDe
 
 
 async def test_forwarded_for_is_not_believed_from_an_untrusted_peer(deps: PipelineDeps, fakes: Fakes, services,
-                                                                    broker) -> None:  # type: ignore[no-untyped-def]
+                                                                    broker) -> None:
     from web.app import create_app
 
     strict = deps.settings.model_copy(update={"TRUSTED_PROXIES": []})
@@ -171,7 +171,8 @@ async def test_a_notification_the_get_contradicts_is_ignored(deps: PipelineDeps,
     with Session(deps.engine) as session:
         lead = session.get(Lead, lead_id)
         assert lead is not None and lead.stage != "paid"
-        assert session.get(PaymentNotification, notification.id).outcome == "contradicted"  # type: ignore[union-attr]
+        stored = session.get(PaymentNotification, notification.id)
+        assert stored is not None and stored.outcome == "contradicted"
     assert not [m for m in bot_messages(deps.engine, conversation_id) if "получена" in m.text]
 
 
