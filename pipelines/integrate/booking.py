@@ -190,6 +190,16 @@ def handle_confirm(deps: PipelineDeps, session: Session, lead: Lead, conversatio
     channel = conversation.channel if conversation else lead.channel
     if not gcal_configured(deps):
         return _callback_request(deps, session, lead)
+    try:
+        return _confirm(deps, session, lead, channel, data)
+    except NotConfigured as exc:  # e.g. an unreadable key file
+        notify_not_configured(session, lead, service="google_calendar", message=exc.message)
+        return _callback_request(deps, session, lead)
+
+
+def _confirm(deps: PipelineDeps, session: Session, lead: Lead, channel: str,
+             data: dict[str, Any]) -> list[OutgoingReply]:
+    assert lead.id is not None
     start = parse_slot(str(data.get("start") or ""))
     if start is None:
         return [OutgoingReply(text="Не получилось разобрать время. Выберите, пожалуйста, слот из списка.")]
