@@ -126,7 +126,23 @@ def env_example() -> str:
     return "\n".join(out) + "\n"
 
 
+START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+
+
+def with_table(readme: str) -> str:
+    """The README text with its settings table replaced by the current one."""
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{markdown()}\n{END}{tail}"
+
+
 def main() -> None:
+    if "--write" in sys.argv:  # refresh README.md's table and .env.example in place
+        root = Path(__file__).resolve().parents[1]
+        readme = root / "README.md"
+        readme.write_text(with_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+        (root / ".env.example").write_text(env_example(), encoding="utf-8")
+        return
     sys.stdout.write(env_example() if "--env" in sys.argv else markdown() + "\n")
 
 
