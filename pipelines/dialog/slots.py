@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipelines.russian import plural
+
 from . import texts
 
 PRICING_SLOTS: tuple[str, ...] = ("users", "integrations", "hosting", "sla", "deadline")
@@ -64,13 +66,6 @@ _PRODUCT_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def plural(n: int, one: str, few: str, many: str) -> str:
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
 
 
 def normalize_slot(name: str, value: Any) -> Any:

@@ -20,6 +20,7 @@ from pipelines.knowledge.cache import SearchCache
 from pipelines.knowledge.embedders import Embedder, make_embedder
 from pipelines.knowledge.ingest import IngestReport, ingest_path, list_history
 from pipelines.knowledge.search import search
+from pipelines.russian import plural
 from voronka.errors import NotConfigured, UpstreamError
 
 if TYPE_CHECKING:
@@ -33,14 +34,6 @@ ACTION_LABELS = {"added": "добавлен", "changed": "изменён", "reti
 ACTION_MARKS = {"added": "+", "changed": "~", "retired": "−", "reembedded": "↻"}
 
 
-def plural(n: int, one: str, few: str, many: str) -> str:
-    """Russian plural form for ``n``: 1 документ, 2 документа, 5 документов."""
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
 
 
 def _docs(n: int) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeGuard
 
+from pipelines.russian import plural
 from voronka.errors import ValidationError
 
 from .rates import (
@@ -348,14 +349,6 @@ def quote(data: object, rates: RateTable) -> QuoteResult:
 # --- explanations ---------------------------------------------------------------------------------
 
 
-def plural(n: int, one: str, few: str, many: str) -> str:
-    """Russian plural form for n: 1 пользователь, 2 пользователя, 5 пользователей."""
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
 
 
 def _users_phrase(n: int) -> str:
