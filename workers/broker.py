@@ -47,9 +47,8 @@ def setup_broker(settings: Settings, *, database_url: str, redis_url: str) -> Re
     return broker
 
 
-ACTOR_MODULES = ("workers.actors",)
-OPTIONAL_ACTOR_MODULES = ("workers.actors_channels", "workers.actors_deals", "workers.actors_knowledge",
-                          "workers.actors_ops")
+ACTOR_MODULES = ("workers.actors", "workers.actors_channels", "workers.actors_deals", "workers.actors_knowledge",
+                 "workers.actors_ops")
 
 
 def load_actors() -> None:
@@ -58,9 +57,3 @@ def load_actors() -> None:
 
     for name in ACTOR_MODULES:
         importlib.import_module(name)
-    for name in OPTIONAL_ACTOR_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise

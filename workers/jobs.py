@@ -13,11 +13,5 @@ FEATURE_JOB_MODULES = ("workers.jobs_channels", "workers.jobs_deals", "workers.j
 def feature_jobs(settings: Settings) -> list[tuple[str, str, str, int]]:
     found: list[tuple[str, str, str, int]] = []
     for name in FEATURE_JOB_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.extend(module.jobs(settings))
+        found.extend(importlib.import_module(name).jobs(settings))
     return found

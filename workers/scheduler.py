@@ -37,11 +37,9 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
 
 
 def _extra_jobs(settings: Settings) -> list[PeriodicJob]:
-    """Jobs contributed by later features (token refresh, payment polling, reminders, KB rescan, NPS)."""
-    try:
-        from workers.jobs import feature_jobs
-    except ImportError:
-        return []
+    """Jobs contributed by the features (token refresh, payment polling, reminders, KB rescan, NPS, retention)."""
+    from workers.jobs import feature_jobs
+
     return [PeriodicJob(*spec) for spec in feature_jobs(settings)]
 
 

@@ -31,14 +31,8 @@ def handlers() -> dict[str, ActionHandler]:
     from pipelines.integrate import documents
 
     registry: dict[str, ActionHandler] = {"document": documents.handle_document}
-    import importlib
+    from pipelines.integrate import deals
 
-    try:
-        deals = importlib.import_module("pipelines.integrate.deals")
-    except ModuleNotFoundError as exc:
-        if exc.name != "pipelines.integrate.deals":
-            raise
-        return registry
     registry.update(deals.handlers())
     return registry
 
