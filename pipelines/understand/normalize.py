@@ -277,6 +277,8 @@ def numbers_to_digits(tokens: list[str]) -> list[str]:
 
 
 _RANGE_RE = re.compile(r"\b(?:от\s+)?(\d+)\s*(?:-|–|—|до|или)\s*(\d+)\b(?![.,:]\d)")
+# A product name that ends in a number («Битрикс24», «bitrix 24»): the number is part of the name, not a count.
+_BRAND_NUMBER_RE = re.compile(r"\b(битрикс|bitrix)\s*-?\s*24\b")
 _APPROX_RE = re.compile(r"\b(?:около|примерно|где-то|где то|порядка|приблизительно|~)\s+(\d+)")
 
 
@@ -294,6 +296,7 @@ def normalize(text: str) -> str:
     """The normalised string the rules read (lower-case, ё→е, Cyrillic, digits, emails removed)."""
     t = _EMAIL_RE.sub(" ", text)
     t = t.lower().replace("ё", "е").replace("’", "'")
+    t = _BRAND_NUMBER_RE.sub(r"\1", t)
     # keep punctuation (questions, commas matter), rebuild words in place
     pieces: list[str] = []
     pos = 0

@@ -24,6 +24,11 @@ _CONTACT_SLOTS = ("name", "phone", "email")
 _FACT_INTENTS = frozenset({"brief", "price", "documents"})  # «кп с расчётом на 20 пользователей» keeps the 20
 _WE_RE = re.compile(r"\b(?:мы|у нас|наша|наш|нас|наше|наши|являемся)\b")
 _EXPECTING_PRODUCT_RE = re.compile(r"\w")
+# «КП в телеграм», «договор на почту»: where to send a paper, not a system to connect
+_DELIVERY_RE = re.compile(
+    r"\b(?:в|на|по|через)\s+(?:мой\s+|мою\s+|наш\s+|нашу\s+|личн\w+\s+)?(?:telegram\w*|телеграм\w*|whatsapp\w*|вотсап\w*"
+    r"|ватсап\w*|почт\w*|email|e-mail|вк|личк\w*|мессенджер\w*)\b"
+)
 _REFUSE_PAY_RE = re.compile(r"\bне\s+(?:\w+\s+)?(?:платить|оплачивать|заплатить)\b")  # «не хочу платить за воздух»
 
 _CONFIDENCE = {
@@ -211,7 +216,13 @@ def understand_offline(
     if intent == "human":
         product = detect_product(t, min_score=3)  # «бот тупит, дайте человека»: this chat, not the product
     if intent == "documents" and "integrations" in found and not sl.explicit_integrations(t):
-        del found["integrations"]  # «КП в телегу / на почту»: where to send it, not a system to connect
+        # «КП в телегу / на почту»: where to send it, not a system to connect; a brief inside the request
+        # («КП: менеджер, 40 пользователей, амо и телеграм») keeps the systems it lists
+        n = sl.integrations(_DELIVERY_RE.sub(" ", t), None, has_email="email" in found)
+        if n:
+            found["integrations"] = n
+        else:
+            del found["integrations"]
     if intent == "objection" and product == "none":
         product = _compared_role(t)  # «проще нанять живого менеджера»: the product being compared
     if intent not in _FACT_INTENTS:
