@@ -216,7 +216,6 @@ def take_over(session: Session, lead_id: int, *, by: str) -> bool:
     if lead.manager_hold:
         return False
     lead.manager_hold = True
-    lead.handoff_reason = lead.handoff_reason or "manager"
     lead.updated_at = utcnow()
     session.add(lead)
     record_event(session, lead_id=lead_id, kind="takeover", channel=None, data={"by": by})

@@ -501,6 +501,10 @@ def template_preview(session: Session, kind: str, product: str, package: str, se
     return render_html(kind, context)
 
 
+# On screen the document is shown as a sheet of paper; printing (WeasyPrint) never sees this style.
+PREVIEW_STYLE = ("<style>@media screen { html { background: #e9ecf2; } body { box-sizing: border-box; "
+                 "max-width: 210mm; margin: 24px auto !important; padding: 16mm 14mm !important; background: #fff; "
+                 "box-shadow: 0 6px 24px rgba(16, 24, 40, .12); } }</style>")
 TEMPLATE_TITLES = {"proposal": "Коммерческое предложение", "contract": "Договор", "invoice": "Счёт"}
 
 
@@ -516,6 +520,7 @@ async def get_template_preview(request: web.Request) -> web.Response:
     product = choice_param(request.query, "product", ("ai_manager", "ai_lawyer", "ai_analyst")) or "ai_lawyer"
     package = request.query.get("package") or "optimum"
     html = await in_session(request, template_preview, kind, product, package, request.app[keys.SETTINGS])
+    html = html.replace("</head>", PREVIEW_STYLE + "</head>", 1)
     return web.Response(text=html, content_type="text/html", headers={
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:",
         "Cache-Control": "no-store"})

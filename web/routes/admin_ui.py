@@ -49,7 +49,8 @@ BRIEF_LABELS = {"product": "Продукт", "users": "Пользователи"
 ROLE_LABELS = {"client": "Клиент", "assistant": "Бот", "manager": "Менеджер", "system": "Система"}
 EVENT_LABELS = {"stage_changed": "Этап", "handoff": "Передан менеджеру", "handback": "Возвращён боту",
                 "takeover": "Менеджер взял разговор", "manager_message": "Сообщение менеджера",
-                "payment": "Оплата", "llm_usage": "LLM"}
+                "payment": "Оплата", "llm_usage": "LLM", "nps_answer": "Оценка NPS",
+                "privacy_erased": "Персональные данные удалены", "booking": "Встреча"}
 
 
 def _dt(value: Any, fmt: str = "%d.%m.%Y %H:%M") -> str:
@@ -74,11 +75,29 @@ def _money(value: Any) -> str:
     return whole.removesuffix(",00") + "\u00a0₽"
 
 
+BRIEF_VALUES = {"hosting": {"cloud": "Облако", "hybrid": "Гибрид", "onprem": "On-premise"},
+                "sla": {"standard": "Стандартный", "99.5": "99,5 %", "99.9": "99,9 %"},
+                "deadline": {"standard": "Стандартный", "lt2w": "До 2 недель", "lt1w": "До 1 недели"},
+                "package": {"start": "Старт", "optimum": "Оптимум", "enterprise": "Enterprise"}}
+
+
+def _brief_value(value: Any, key: str) -> str:
+    if key == "product":
+        return leads_admin.PRODUCT_LABELS.get(str(value), str(value))
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return BRIEF_VALUES.get(key, {}).get(str(value), str(value))
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True,
                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["dt"] = _dt
     env.filters["money"] = _money
+    env.filters["brief_value"] = _brief_value
+    from pipelines.dialog.texts import HANDOFF_REASONS
+
+    env.globals["HANDOFF_REASONS"] = HANDOFF_REASONS
     env.globals.update(NAV=NAV, BRIEF_LABELS=BRIEF_LABELS, STAGE_LABELS=leads_admin.STAGE_LABELS,
                        CHANNEL_LABELS=leads_admin.CHANNEL_LABELS,
                        PRODUCT_LABELS=leads_admin.PRODUCT_LABELS, ROLE_LABELS=ROLE_LABELS,

@@ -9,6 +9,13 @@
     if (text !== undefined) node.textContent = text;
     return node;
   }
+  function plural(n, one, few, many) {
+    var m10 = n % 10, m100 = n % 100;
+    if (m10 === 1 && m100 !== 11) return one;
+    if (m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14)) return few;
+    return many;
+  }
+  function count(n, one, few, many) { return fmtInt(n) + "\u00a0" + plural(n || 0, one, few, many); }
   function fmtInt(n) { return (n || 0).toLocaleString("ru-RU"); }
   function fmtPct(x) { return x === null || x === undefined ? "—" : (x * 100).toLocaleString("ru-RU", {maximumFractionDigits: 1}) + "\u00a0%"; }
   function fmtMoney(s) {
@@ -17,6 +24,7 @@
   }
   function fmtSeconds(s) {
     if (s === null || s === undefined) return "—";
+    if (s < 10) return s.toLocaleString("ru-RU", {maximumFractionDigits: 2}) + "\u00a0с";
     if (s < 60) return s.toLocaleString("ru-RU", {maximumFractionDigits: 1}) + "\u00a0с";
     if (s < 3600) return (s / 60).toLocaleString("ru-RU", {maximumFractionDigits: 1}) + "\u00a0мин";
     return (s / 3600).toLocaleString("ru-RU", {maximumFractionDigits: 1}) + "\u00a0ч";
@@ -35,18 +43,19 @@
     container.textContent = "";
     var max = Math.max.apply(null, rows.map(function (r) { return r.value; }).concat([0]));
     if (!rows.length || max <= 0) { empty(container); return; }
-    var W = 640, labelW = 150, noteW = 120, rowH = 38, H = rows.length * rowH + 8;
+    var W = Math.max(360, Math.round(container.clientWidth || 640)), labelW = 130, noteW = 110, rowH = 36,
+        H = rows.length * rowH + 8;
     var svg = el("svg", {viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "xMinYMin meet"});
-    var barMax = W - labelW - noteW - 12;
+    var barMax = W - labelW - noteW - 70;
     rows.forEach(function (r, i) {
       var y = i * rowH + 6, w = Math.max(2, Math.round(barMax * r.value / max));
-      svg.appendChild(el("text", {x: 0, y: y + 19}, r.label));
+      svg.appendChild(el("text", {x: 0, y: y + 20}, r.label));
       svg.appendChild(el("rect", {x: labelW, y: y + 4, width: barMax, height: 22, rx: 6, "class": "bar-soft", opacity: 0.35}));
       var bar = el("rect", {x: labelW, y: y + 4, width: w, height: 22, rx: 6, "class": "bar"});
       bar.appendChild(el("title", {}, r.label + ": " + (r.title || r.value)));
       svg.appendChild(bar);
-      svg.appendChild(el("text", {x: labelW + barMax + 10, y: y + 19, "font-weight": 600}, r.text !== undefined ? r.text : fmtInt(r.value)));
-      if (r.note) svg.appendChild(el("text", {x: W, y: y + 19, "text-anchor": "end", "class": "label-muted"}, r.note));
+      svg.appendChild(el("text", {x: labelW + barMax + 10, y: y + 20, "font-weight": 600}, r.text !== undefined ? r.text : fmtInt(r.value)));
+      if (r.note) svg.appendChild(el("text", {x: W, y: y + 20, "text-anchor": "end", "class": "label-muted"}, r.note));
     });
     container.appendChild(svg);
   }
@@ -56,7 +65,8 @@
     container.textContent = "";
     var max = Math.max.apply(null, values.concat([0]));
     if (max <= 0) { empty(container, "Оценок за период пока нет"); return; }
-    var W = 640, H = 240, pad = 28, gap = 8, n = values.length, bw = (W - pad * 2 - gap * (n - 1)) / n;
+    var W = Math.max(360, Math.round(container.clientWidth || 640)), H = 220, pad = 8, gap = 8, n = values.length,
+        bw = (W - pad * 2 - gap * (n - 1)) / n;
     var svg = el("svg", {viewBox: "0 0 " + W + " " + H});
     svg.appendChild(el("line", {x1: pad, x2: W - pad, y1: H - 24, y2: H - 24, "class": "axis"}));
     values.forEach(function (v, i) {
@@ -92,13 +102,13 @@
       document.getElementById("kpi-leads").textContent = fmtInt(contacts);
       document.getElementById("kpi-leads-note").textContent = "до оплаты: " + fmtPct(stages[stages.length - 1].conversion_from_start);
       document.getElementById("kpi-reply").textContent = fmtSeconds(data.reply_time.p95);
-      document.getElementById("kpi-reply-note").textContent = "медиана " + fmtSeconds(data.reply_time.p50) + " · " + fmtInt(data.reply_time.count) + " ответов";
+      document.getElementById("kpi-reply-note").textContent = "медиана " + fmtSeconds(data.reply_time.p50) + " · " + count(data.reply_time.count, "ответ", "ответа", "ответов");
       document.getElementById("kpi-auto").textContent = fmtPct(data.automation.rate);
-      document.getElementById("kpi-auto-note").textContent = fmtInt(data.automation.automated) + " из " + fmtInt(data.automation.total) + " встреч/оплат";
+      document.getElementById("kpi-auto-note").textContent = fmtInt(data.automation.automated) + " из " + count(data.automation.total, "лида", "лидов", "лидов") + " со встречей или оплатой";
       document.getElementById("kpi-nps").textContent = data.nps.score === null ? "—" : data.nps.score.toLocaleString("ru-RU");
-      document.getElementById("kpi-nps-note").textContent = fmtInt(data.nps.responses) + " ответов";
+      document.getElementById("kpi-nps-note").textContent = count(data.nps.responses, "оценка", "оценки", "оценок");
       document.getElementById("kpi-revenue").textContent = fmtMoney(data.revenue.total);
-      document.getElementById("kpi-revenue-note").textContent = fmtInt(data.revenue.payments) + " оплат · оплачено лидов: " + fmtInt(paid);
+      document.getElementById("kpi-revenue-note").textContent = count(data.revenue.payments, "оплата", "оплаты", "оплат") + " · " + count(paid, "лид оплатил", "лида оплатили", "лидов оплатили");
 
       var split = document.getElementById("funnel-split"), chart = document.getElementById("chart-funnel");
       var groups = {all: stages};
@@ -118,14 +128,14 @@
       hbars(document.getElementById("chart-channels"), Object.keys(data.funnel.by_channel).map(function (k) {
         var g = data.funnel.by_channel[k], s = g.stages;
         var conv = s[s.length - 2].conversion_from_start || 0;  // reached a booking or further
-        return {label: g.label, value: conv, text: fmtPct(conv), note: fmtInt(s[0].count) + " лидов",
+        return {label: g.label, value: conv, text: fmtPct(conv), note: count(s[0].count, "лид", "лида", "лидов"),
                 title: fmtPct(conv) + " лидов дошли до встречи"};
       }));
       vbars(document.getElementById("chart-nps"), data.nps.distribution, function (i) {
         return i >= 9 ? "#12b76a" : (i >= 7 ? "#fdb022" : "#f04438");
       });
       hbars(document.getElementById("chart-revenue"), data.revenue.by_source.map(function (r) {
-        return {label: r.label, value: parseFloat(r.amount), text: fmtMoney(r.amount), note: fmtInt(r.payments) + " оплат"};
+        return {label: r.label, value: parseFloat(r.amount), text: fmtMoney(r.amount), note: count(r.payments, "оплата", "оплаты", "оплат")};
       }));
     }
   }
