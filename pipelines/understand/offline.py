@@ -29,7 +29,22 @@ _DELIVERY_RE = re.compile(
     r"\b(?:в|на|по|через)\s+(?:мой\s+|мою\s+|наш\s+|нашу\s+|личн\w+\s+)?(?:telegram\w*|телеграм\w*|whatsapp\w*|вотсап\w*"
     r"|ватсап\w*|почт\w*|email|e-mail|вк|личк\w*|мессенджер\w*)\b"
 )
-_REFUSE_PAY_RE = re.compile(r"\bне\s+(?:\w+\s+)?(?:платить|оплачивать|заплатить)\b")  # «не хочу платить за воздух»
+_REFUSE_PAY_RE = re.compile(r"\bне\s+(?:\w+\s+){0,2}(?:платить|оплачивать|заплатить)\b")  # «не хочу платить за воздух»
+
+# «спасибо за консультацию»: thanks for a past call, not asking for one
+_THANKS_FOR_RE = re.compile(
+    r"^\W*(?:спасибо|благодарю|благодарим)\s+(?:вам\s+)?(?:\w+\s+)?за\s+(?:\w+\s+)?\w+\W*$"
+)
+# «не сейчас, спасибо», «нет, спасибо»: a polite refusal is not a positive message
+_REFUSAL = r"(?:нет|(?:пока\s+)?не\s+(?:сейчас|надо|нужно|интересно|актуально)|пока\s+нет)"
+_POLITE_REFUSAL_RE = re.compile(
+    rf"\b{_REFUSAL}\W+(?:спасибо|благодарю)\b|\b(?:спасибо|благодарю)\W+(?:но\s+)?{_REFUSAL}\b"
+)
+# «юрист проверяет договоры на английском?»: a product doing something, asked about (present tense, 3rd person)
+_PRODUCT_DOES_RE = re.compile(
+    r"\b(?:юрист|аналитик|менеджер|бот)\w*\s+(?:\w+\s+)?(?:сам\s+|сама\s+)?"
+    r"(?!(?:стоит|будет|выйдет|обойдется|нужен|нужна)\b)[а-я]{3,}(?:ает|яет|ует|ивает|ывает|ит|ет)\b"
+)
 
 _CONFIDENCE = {
     "human": 0.9, "faq_strong": 0.8, "documents": 0.9, "payment": 0.9, "booking": 0.85, "objection": 0.8,
@@ -58,6 +73,8 @@ def detect_product(t: str, min_score: int = 2) -> str:
 
 def detect_emotion(t: str, raw: str) -> str:
     c = compiled()
+    t = _POLITE_REFUSAL_RE.sub(" ", t)
+    raw = _POLITE_REFUSAL_RE.sub(" ", raw.lower())
     if c["negative"].search(t) or c["negative"].search(raw.lower()):
         return "negative"
     if c["positive"].search(t) or c["positive"].search(raw.lower()):
@@ -131,6 +148,8 @@ def _decide_intent(
     product_question = is_question and product != "none" and bool(c["product_question"].search(t))
     if product_question and not need and not we:
         return "product_info", "capability"  # «бот может передать клиента живому менеджеру?»
+    if _THANKS_FOR_RE.search(t):
+        return "other", "other"
     if c["human"].search(t) and not bare_product_answer:
         return "human", "human"
     if c["faq_strong"].search(t):
@@ -152,7 +171,8 @@ def _decide_intent(
     if is_question and c["faq"].search(t):
         return "faq", "faq"  # also while the bot waits for an answer: a question is not an answer
     asked_product = product if product != "none" else (current_product or "none")
-    if is_question and asked_product != "none" and c["capability"].search(t) and not we:
+    does = bool(_PRODUCT_DOES_RE.search(t))
+    if is_question and asked_product != "none" and (c["capability"].search(t) or does) and not we:
         return "product_info", "capability"
     if expecting and expecting in found:
         return "brief", "expecting"

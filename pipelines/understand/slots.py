@@ -49,10 +49,18 @@ _USERS_ALONE = re.compile(r"\bя\s+(?:1|сам|сама)\s+(?:работа\w*|в
 _BARE_NUM = re.compile(rf"{_NUM}(?!\s*{_NOT_USERS_UNIT})")
 
 
+_PER_ONE = re.compile(r"(?:\bза|\bна|\bс)\s+1$")
+_PRICE_WORD = re.compile(r"сколько|\bстои|\bцен[аеуы]\b|\bстоимост\w*|\bпочем|\bтариф\w*")
+
+
 def users(t: str, expecting: str | None = None) -> int | None:
     found: list[int] = []
+    per_unit = False
     for m in _USERS_A.finditer(t):
         if m.group(1):  # «не 40, а 60»
+            continue
+        if m.group(2) == "1" and _PER_ONE.search(t[max(0, m.start(2) - 12):m.end(2)]) and _PRICE_WORD.search(t):
+            per_unit = True  # «сколько стоит на одного пользователя»: a unit price, not a head count
             continue
         found.append(int(m.group(2)))
     for rx in (_USERS_B, _USERS_C):
@@ -63,7 +71,7 @@ def users(t: str, expecting: str | None = None) -> int | None:
             found.append(int(m.group(1)))
     if not found and _USERS_ALONE.search(t):
         found.append(1)
-    if not found and expecting == "users":
+    if not found and expecting == "users" and not per_unit:
         bare = _BARE_NUM.search(t)
         if bare:
             found.append(int(bare.group(1)))

@@ -85,3 +85,73 @@ def test_a_proposal_request_that_states_the_brief_keeps_every_slot() -> None:
 def test_where_to_send_the_proposal_is_not_an_integration() -> None:
     assert understand_offline("скиньте кп в телеграм").slots == {}
     assert understand_offline("пришлите договор на почту").slots == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # the agency's experience, training, being Russian, hours, contract basis, size
+        ("а вы уже работали с автосалонами?", "faq"),
+        ("работали ли вы с медициной", "faq"),
+        ("какой у вас опыт в ритейле?", "faq"),
+        ("проводите обучение для персонала?", "faq"),
+        ("обучаете ли вы менеджеров работе с системой?", "faq"),
+        ("вы российская компания или зарубежная?", "faq"),
+        ("до скольки вы работаете?", "faq"),
+        ("вы работаете по оферте?", "faq"),
+        ("сколько компаний у вас уже на обслуживании?", "faq"),
+        # doubts without the usual cue words
+        ("это надо согласовать с собственником", "objection"),
+        ("у нас уже есть разработчик, который это делает", "objection"),
+        ("мы как-то и так неплохо обходимся", "objection"),
+        ("для нас это слишком сложно", "objection"),
+        ("не вижу смысла в этом", "objection"),
+        # short greetings
+        ("доброго", "greeting"),
+        ("Добрый!", "greeting"),
+        ("драсьте, вы на связи?", "greeting"),
+        # papers, paying, slots, a person
+        ("пришлите предложение на почту", "documents"),
+        ("где подписать акт?", "documents"),
+        ("можно наличными заплатить?", "payment"),
+        ("а скидка на год есть?", "price"),
+        ("есть свободное окно в четверг?", "booking"),
+        ("с вашим руководителем сначала пообщаюсь", "human"),
+        ("хватит шаблонных ответов", "human"),
+        ("живой человек есть?", "human"),
+        ("спасибо за встречу!", "other"),
+    ],
+)
+def test_general_patterns_found_on_the_v4_misses(text: str, intent: str) -> None:
+    assert understand_offline(text).intent == intent
+
+
+def test_a_product_doing_something_asked_about_is_product_info_not_a_brief() -> None:
+    u = understand_offline("аналитик забирает остатки из МоегоСклада?")
+    assert (u.intent, u.product, u.slots) == ("product_info", "ai_analyst", {})
+
+
+def test_a_need_stated_next_to_an_existing_contractor_is_a_brief() -> None:
+    u = understand_offline("у нас уже есть подрядчик на сайт, нужен бот на авито, 3 человека")
+    assert (u.intent, u.slots["users"]) == ("brief", 3)
+
+
+def test_a_polite_refusal_is_neutral_not_positive() -> None:
+    assert understand_offline("нет, спасибо").emotion == "neutral"
+    assert understand_offline("спасибо, пока не надо").emotion == "neutral"
+    assert understand_offline("спасибо, всё понятно").emotion == "positive"
+
+
+def test_price_per_single_user_is_not_a_head_count() -> None:
+    u = understand_offline("сколько стоит за одного сотрудника?", expecting="users")
+    assert (u.intent, u.slots) == ("price", {})
+    assert understand_offline("нужен юрист на 1 человека").slots == {"users": 1}
+
+
+def test_not_keeping_up_with_messages_points_to_the_manager() -> None:
+    u = understand_offline("нас трое, клиенты пишут в телеграм, отвечать не успеваем")
+    assert (u.intent, u.product, u.slots) == ("brief", "ai_manager", {"users": 3, "integrations": 1})
+
+
+def test_margin_points_to_the_analyst() -> None:
+    assert understand_offline("хотим считать маржу по каждому заказу").product == "ai_analyst"
