@@ -2,8 +2,9 @@
 
     python benchmarks/nlu_accuracy.py [--file tests/data/nlu_labelled.jsonl] [--quiet]
 
-Files: tests/data/nlu_labelled.jsonl (the rules are tuned on it), tests/data/nlu_holdout_v4.jsonl (held out, never
-tuned on). Each line: {"text", "intent", "product", "emotion", "slots": {...}} and optionally "expecting" (the slot
+Files: tests/data/nlu_labelled.jsonl (the rules are tuned on it; earlier held-out sets are merged into it once
+measured), tests/data/nlu_holdout_v5.jsonl (held out, never tuned on).
+Each line: {"text", "intent", "product", "emotion", "slots": {...}} and optionally "expecting" (the slot
 the bot just asked for, passed to understand_offline like the dialog does), "current_product", "today" (YYYY-MM-DD,
 anchors relative deadlines). A malformed line (unknown label, slot or field) stops the run with its line number.
 "slots exactly right" = the whole slots dict equal, where

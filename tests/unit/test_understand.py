@@ -311,8 +311,8 @@ def test_accuracy_on_the_labelled_set_meets_the_targets() -> None:
     from benchmarks.nlu_accuracy import evaluate
 
     rep = evaluate(DATA / "nlu_labelled.jsonl")
-    assert rep.total >= 600
-    assert rep.expecting_total >= 80  # answers and questions while the bot waits for a slot
+    assert rep.total >= 800
+    assert rep.expecting_total >= 120  # answers and questions while the bot waits for a slot
     assert rep.pct("intent") >= 95.0, rep.misses
     assert rep.pct("product") >= 95.0, rep.misses
     assert rep.pct("slots") >= 95.0, rep.misses
@@ -320,22 +320,22 @@ def test_accuracy_on_the_labelled_set_meets_the_targets() -> None:
 
 
 def test_held_out_messages_the_rules_were_not_tuned_on_stay_mostly_right() -> None:
-    """nlu_holdout_v4.jsonl was written before the rules it measures were read; never tune a rule on it.
+    """nlu_holdout_v5.jsonl was written before this round's rule changes; never tune a rule on it.
 
-    Measured once, untuned: intent 80.4 %, product 96.4 %, emotion 97.1 %, slots 92.8 % (138 messages). The
-    floors sit about three messages below, so a rule change that breaks unseen messages fails here. The 85 %
-    intent target is not met by the rules yet; raising the floor needs another round (tune on v4, merge it into
-    nlu_labelled.jsonl, write a fresh held-out set), not edits aimed at this file.
+    Measured once after the round-2 fixes (v4 tuned on and merged into nlu_labelled.jsonl): intent 88.5 %,
+    product 99.4 %, emotion 96.8 %, slots 93.6 % (157 messages, 34 with «expecting»). The floors sit three to four
+    messages below, so a rule change that breaks unseen messages fails here. Raising them needs another round
+    (tune on v5, merge it into nlu_labelled.jsonl, write a fresh held-out set), not edits aimed at this file.
     """
     from benchmarks.nlu_accuracy import evaluate
 
-    rep = evaluate(DATA / "nlu_holdout_v4.jsonl")
-    assert rep.total >= 80
-    assert rep.expecting_total >= 20
-    assert rep.pct("intent") >= 78.0, rep.misses
-    assert rep.pct("product") >= 94.0, rep.misses
-    assert rep.pct("slots") >= 90.0, rep.misses
-    assert rep.pct("emotion") >= 94.0, rep.misses
+    rep = evaluate(DATA / "nlu_holdout_v5.jsonl")
+    assert rep.total >= 120
+    assert rep.expecting_total >= 30
+    assert rep.pct("intent") >= 86.0, rep.misses
+    assert rep.pct("product") >= 97.0, rep.misses
+    assert rep.pct("slots") >= 91.5, rep.misses
+    assert rep.pct("emotion") >= 94.5, rep.misses
 
 
 def test_a_malformed_labelled_line_is_reported_with_its_number(tmp_path: Path) -> None:
