@@ -155,3 +155,13 @@ def test_not_keeping_up_with_messages_points_to_the_manager() -> None:
 
 def test_margin_points_to_the_analyst() -> None:
     assert understand_offline("хотим считать маржу по каждому заказу").product == "ai_analyst"
+
+
+def test_usual_deadline_and_pharmacy_in_one_brief_message() -> None:
+    from pipelines.understand.offline import understand_offline
+
+    got = understand_offline("Нужен ИИ-аналитик для сети аптек, 60 сотрудников, 1С и Битрикс24, облако, "
+                             "стандартный SLA, обычные сроки")
+    assert got.slots == {"users": 60, "integrations": 2, "hosting": "cloud", "sla": "standard",
+                         "deadline": "standard", "industry": "фармацевтика"}
+    assert understand_offline("сроки обычные", expecting="deadline").slots == {"deadline": "standard"}
