@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
 from sqlmodel import Session, select
@@ -136,7 +137,23 @@ async def test_take_over_write_and_give_back_reach_the_site_visitor(client, clea
         assert response.status in (413, 422)
 
 
-async def test_prices_update_with_validation_and_history(client, clean_db) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def restore_prices(engine):  # type: ignore[no-untyped-def]
+    """The price tables are seeded and survive ``clean_db``: put back what this test changes."""
+    with engine.connect() as conn:
+        rates = conn.execute(sa.text("SELECT id, base_price FROM price_rates")).all()
+        coefficients = conn.execute(sa.text("SELECT id, value FROM price_coefficients")).all()
+    yield
+    with engine.begin() as conn:
+        for row in rates:
+            conn.execute(sa.text("UPDATE price_rates SET base_price = :v WHERE id = :id"), {"v": row.base_price,
+                                                                                             "id": row.id})
+        for row in coefficients:
+            conn.execute(sa.text("UPDATE price_coefficients SET value = :v WHERE id = :id"), {"v": row.value,
+                                                                                               "id": row.id})
+
+
+async def test_prices_update_with_validation_and_history(client, clean_db, restore_prices) -> None:  # type: ignore[no-untyped-def]
     headers = await auth(client, clean_db)
     prices = await (await client.get("/api/v1/admin/prices", headers=headers)).json()
     old = next(r for r in prices["rates"] if r["product"] == "ai_lawyer" and r["package"] == "start")
