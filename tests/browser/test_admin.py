@@ -6,25 +6,45 @@ $VORONKA_SCREENSHOTS or a temp folder."""
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
 from db.models import Client, Conversation, Event, Lead, Message, Payment, utcnow
-from tests.browser.test_site import ARGS, CHROMIUM, DESKTOP, screenshot_dir, wait_until
 from tests.integration.test_admin_auth import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.async_api")
 
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def screenshot_dir() -> Path:
+    path = Path(os.environ.get("VORONKA_SCREENSHOTS") or Path(tempfile.gettempdir()) / "voronka-screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def wait_until(page: Any, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JS function (page.wait_for_function would eval a string, which our CSP forbids)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await page.evaluate(expression):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        await asyncio.sleep(0.1)
+
 
 @pytest.fixture
 async def browser() -> Any:
-    from pathlib import Path
-
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     async with playwright_api.async_playwright() as pw:
