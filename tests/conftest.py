@@ -87,10 +87,14 @@ def truncate_all(engine: Engine) -> None:
     with engine.begin() as conn:
         tables = [row[0] for row in conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
-        seeded = {"price_rates", "price_coefficients"}
-        wipe = [t for t in tables if t not in seeded]
-        if wipe:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " RESTART IDENTITY CASCADE"))
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    # the price list is seeded by a migration: put the seed back (a test may have edited prices)
+    from db.repo_pricing import seed_defaults
+
+    with Session(engine) as session:
+        seed_defaults(session, changed_by="test-seed")
+        session.commit()
 
 
 @pytest.fixture
