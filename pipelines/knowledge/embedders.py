@@ -6,6 +6,9 @@ The offline embedder needs no network and no model files. A text becomes three g
 - concepts of the domain lexicon (``lexicon.CONCEPTS``) — «сколько стоит» and «цена» share the ``price`` concept;
 - character 3- and 4-grams of every word — a typo («стоимост», «интергация») still shares most of its n-grams.
 
+Lemmas and n-grams are taken of the word's script-independent spelling (``text.phonetic``), so «гигачат» meets
+«GigaChat» and «линукс» meets «Linux».
+
 Each group is L2-normalised on its own, weighted, summed and projected by signed feature hashing into ``dim``
 dimensions, then L2-normalised again (cosine = dot product). The result is deterministic across processes and
 machines (blake2b, not Python's salted ``hash``).
@@ -28,12 +31,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from pipelines.knowledge.lexicon import concepts_of
-from pipelines.knowledge.text import STOPWORDS, lemma, words
+from pipelines.knowledge.text import STOPWORDS, lemma, phonetic, words
 
 if TYPE_CHECKING:
     from voronka.settings import Settings
 
-OFFLINE_NAME = "offline-hash-v1"
+OFFLINE_NAME = "offline-hash-v2"  # v2: script-independent lemma and n-gram features, broader lexicon
 OFFLINE_DIM = 384
 OPENAI_NAME = "openai-text-embedding-3-small"
 OPENAI_DIM = 1536
@@ -58,7 +61,8 @@ def _bucket(feature: str, dim: int) -> tuple[int, float]:
 
 @lru_cache(maxsize=200_000)
 def _ngrams(word: str) -> tuple[str, ...]:
-    padded = f"#{word}#"
+    """Character 3- and 4-grams of the word's script-independent spelling (``text.phonetic``)."""
+    padded = f"#{phonetic(word)}#"
     grams: list[str] = []
     for n in (3, 4):
         grams.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
@@ -99,10 +103,10 @@ class OfflineEmbedder:
                 continue
             weight = word_weights.get(tok, 1.0) if word_weights is not None else 1.0
             parts = tok.split("-") if "-" in tok else []
-            lemma_counts[lem] += weight
+            lemma_counts[phonetic(lem)] += weight  # «астра» and «Astra» are one feature
             for part in parts:  # «ии-менеджер» also counts as «ии» and «менеджер»
                 if len(part) > 1 and not part.isdigit():
-                    lemma_counts[lemma(part)] += 0.5 * weight
+                    lemma_counts[phonetic(lemma(part))] += 0.5 * weight
             grams = _ngrams(tok)
             share = weight / math.sqrt(len(grams))
             for g in grams:

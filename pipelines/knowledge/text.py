@@ -79,3 +79,25 @@ def content_lemmas(text: str) -> list[str]:
             continue
         out.append(lem)
     return out
+
+
+_CYR_TO_LAT = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i", "й": "i", "к": "k",
+    "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h",
+    "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sch", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+}
+# Latin spellings folded towards how a Russian speaker would write the word in Cyrillic («ClickHouse» → «кликхаус»).
+_LATIN_FOLDS = tuple((re.compile(src), dst) for src, dst in (
+    ("ck", "k"), ("ph", "f"), ("th", "t"), ("ee", "i"), ("oo", "u"), ("ou", "au"), ("x", "ks"), ("c(?=[eiy])", "s"),
+    ("c(?!h)", "k"), ("q", "k"), ("w", "v"), ("y", "i")))
+
+
+@lru_cache(maxsize=200_000)
+def phonetic(word: str) -> str:
+    """A script-independent spelling of a folded word: Cyrillic is transliterated, Latin spellings are simplified,
+    so «гигачат» and «gigachat», «линукс» and «linux», «кликхаус» and «clickhouse» come out (nearly) the same."""
+    if re.search("[a-z]", word):
+        for src, dst in _LATIN_FOLDS:
+            word = src.sub(dst, word)
+    out = "".join(_CYR_TO_LAT.get(ch, ch) for ch in word)
+    return out.replace("y", "i")
