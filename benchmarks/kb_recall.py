@@ -1,10 +1,11 @@
-"""Knowledge-base retrieval quality: recall@1 / recall@3 of vector, FTS and hybrid search on
-tests/data/kb_questions.jsonl over the shipped knowledge_base/, with the offline embedder.
+"""Knowledge-base retrieval quality: recall@1 / recall@3 of vector, FTS and hybrid search on question sets over the
+shipped knowledge_base/, with the offline embedder. Default: the labelled set (tests/data/kb_questions.jsonl, the
+lexicon was tuned on it); ``--holdout`` adds the held-out sets (kb_questions_holdout*.jsonl).
 
 Uses DATABASE_URL when set (a scratch collection "kb_recall_bench", deleted afterwards), else starts an embedded
 PostgreSQL in a temp dir. ``--misses`` lists what was missed.
 
-    python benchmarks/kb_recall.py [--misses]
+    python benchmarks/kb_recall.py [--misses] [--holdout] [--questions FILE ...]
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--misses", action="store_true", help="print the questions missed at 3")
-    parser.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "kb_questions.jsonl")
+    parser.add_argument("--questions", type=Path, nargs="+", default=[ROOT / "tests" / "data" / "kb_questions.jsonl"])
+    parser.add_argument("--holdout", action="store_true", help="also tests/data/kb_questions_holdout*")
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -52,15 +54,21 @@ def main() -> int:
         upgrade(url)
         engine = make_engine(url)
         embedder = OfflineEmbedder()
-        questions = load_questions(args.questions)
+        files = list(args.questions)
+        if args.holdout:
+            files += sorted((ROOT / "tests" / "data").glob("kb_questions_holdout*.jsonl"))
+        reports = []
         with Session(engine) as session:
             ingest_path(session, ROOT / "knowledge_base", collection="kb_recall_bench", embedder=embedder)
-            results = evaluate(session, questions, embedder=embedder, collection="kb_recall_bench")
-            by_kind: dict[str, list[dict[str, str]]] = defaultdict(list)
-            for q in questions:
-                by_kind[q["kind"] or "-"].append(q)
-            kind_results = {kind: evaluate(session, qs, embedder=embedder, collection="kb_recall_bench",
-                                           modes=("hybrid",))["hybrid"] for kind, qs in sorted(by_kind.items())}
+            for file in files:
+                questions = load_questions(file)
+                results = evaluate(session, questions, embedder=embedder, collection="kb_recall_bench")
+                by_kind: dict[str, list[dict[str, str]]] = defaultdict(list)
+                for q in questions:
+                    by_kind[q["kind"] or "-"].append(q)
+                kind_results = {kind: evaluate(session, qs, embedder=embedder, collection="kb_recall_bench",
+                                               modes=("hybrid",))["hybrid"] for kind, qs in sorted(by_kind.items())}
+                reports.append((file, len(questions), results, kind_results))
             session.execute(sa.text("DELETE FROM kb_documents WHERE collection = 'kb_recall_bench'"))
             session.commit()
         engine.dispose()
@@ -69,17 +77,18 @@ def main() -> int:
             embedded.stop()
         tmp.cleanup()
 
-    print(f"questions: {len(questions)}, embedder: {embedder.name} ({embedder.dim} dims)")
-    print(f"{'mode':<8} {'recall@1':>9} {'recall@3':>9}")
-    for mode, rec in results.items():
-        print(f"{mode:<8} {rec.recall1:>9.3f} {rec.recall3:>9.3f}")
-    print("hybrid by question kind:")
-    for kind, rec in kind_results.items():
-        print(f"  {kind:<11} n={rec.total:<3} recall@1={rec.recall1:.3f} recall@3={rec.recall3:.3f}")
-    if args.misses:
+    for file, count, results, kind_results in reports:
+        print(f"== {file.name}: {count} questions, embedder: {embedder.name} ({embedder.dim} dims)")
+        print(f"{'mode':<8} {'recall@1':>9} {'recall@3':>9}")
         for mode, rec in results.items():
-            for question, expected, got in rec.misses:
-                print(f"[{mode}] {question!r}: want {expected}, got {got}")
+            print(f"{mode:<8} {rec.recall1:>9.3f} {rec.recall3:>9.3f}")
+        print("hybrid by question kind:")
+        for kind, rec in kind_results.items():
+            print(f"  {kind:<11} n={rec.total:<3} recall@1={rec.recall1:.3f} recall@3={rec.recall3:.3f}")
+        if args.misses:
+            for mode, rec in results.items():
+                for question, expected, got in rec.misses:
+                    print(f"[{mode}] {question!r}: want {expected}, got {got}")
     return 0
 
 

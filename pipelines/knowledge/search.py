@@ -31,6 +31,7 @@ RRF_K = 60
 # benchmarks/kb_recall.py on both question sets).
 FALLBACK_WEIGHT = 0.8
 EXPANSION_WEIGHT = 0.5  # a synonym from the lexicon counts half as much as a word of the query
+MAX_EXPANSION_TERMS = 32
 EF_SEARCH = 100
 # Full text ranks at most this many matching chunks per query: a bound on latency for huge collections where a
 # common word matches tens of thousands of rows (a knowledge base of a few thousand chunks never reaches it).
@@ -185,9 +186,11 @@ def _fallback_terms(session: Session, query: str) -> dict[str, float]:
             lex = fixed
         terms[lex] = _idf(vocab.ndoc[lex], vocab.total)
     if EXPANSION_WEIGHT > 0:
-        for lex in _expansion_lexemes(session, query):
-            if lex in vocab.ndoc and lex not in terms:
-                terms[lex] = EXPANSION_WEIGHT * _idf(vocab.ndoc[lex], vocab.total)
+        extra = {lex: EXPANSION_WEIGHT * _idf(vocab.ndoc[lex], vocab.total)
+                 for lex in _expansion_lexemes(session, query) if lex in vocab.ndoc and lex not in terms}
+        # the most specific synonyms only: each term costs two tsquery matches per scanned chunk
+        for lex, weight in sorted(extra.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_EXPANSION_TERMS]:
+            terms[lex] = weight
     return terms
 
 
