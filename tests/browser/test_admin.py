@@ -20,7 +20,7 @@ from db.models import Client, Conversation, Event, Lead, Message, Payment, utcno
 from tests.integration.test_admin_auth import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
-playwright_api = pytest.importorskip("playwright.async_api")
+import playwright.async_api as playwright_api  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -46,7 +46,7 @@ async def wait_until(page: Any, expression: str, timeout: float = 15.0) -> None:
 @pytest.fixture
 async def browser() -> Any:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
+        raise AssertionError("Debian's chromium is needed: apt-get install -y chromium (.ci/run does it)")
     async with playwright_api.async_playwright() as pw:
         launched = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched

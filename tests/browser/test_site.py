@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.async_api")
+import playwright.async_api as playwright_api  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -36,7 +36,7 @@ def screenshot_dir() -> Path:
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
+        raise AssertionError("Debian's chromium is needed: apt-get install -y chromium (.ci/run does it)")
     async with playwright_api.async_playwright() as pw:
         launched = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched

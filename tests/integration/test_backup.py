@@ -5,7 +5,6 @@ separate database on the session's embedded server so the other tests' data is n
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -20,8 +19,6 @@ from sqlmodel import Session, select
 from db import crypto
 from db.engine import make_engine
 from db.models import Client, Document, Lead
-
-pytestmark = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
 
 
 @pytest.fixture

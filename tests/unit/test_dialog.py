@@ -6,7 +6,6 @@ from hand-written Understanding objects, so the dialog logic is tested on its ow
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from pipelines.understand.types import Understanding
 
 MSK = ZoneInfo("Europe/Moscow")
 WORK_TIME = datetime(2026, 11, 24, 12, 0, tzinfo=MSK)  # Tuesday noon
-HAS_NLU = importlib.util.find_spec("pipelines.understand.offline") is not None
 MARKDOWN = re.compile(r"[*_#`]")
 PRODUCT_NAMES = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист", "ai_analyst": "ИИ-Аналитик"}
 
@@ -152,7 +150,7 @@ SCRIPTS: dict[str, list[tuple[str, Understanding]]] = {
         ("Марина, 89161112233", U(name="Марина", phone="+79161112233")),
     ],
 }
-MODES = ["manual", pytest.param("nlu", marks=pytest.mark.skipif(not HAS_NLU, reason="offline NLU not landed"))]
+MODES = ["manual", "nlu"]
 
 
 def run_script(product: str, channel: str, mode: str) -> Chat:
@@ -245,7 +243,6 @@ def test_one_message_fills_several_slots_and_they_are_not_asked_again() -> None:
     assert engine_prices(chat.brief)["enterprise"] in all_text(chat.decisions[-1])
 
 
-@pytest.mark.skipif(not HAS_NLU, reason="offline NLU not landed")
 def test_multi_slot_message_through_offline_nlu() -> None:
     chat = Chat(use_nlu=True)
     chat.send("Здравствуйте")
