@@ -64,6 +64,11 @@ def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> Non
         notifier = SiteNotifier(client)
         app[keys.NOTIFIER] = notifier
         await notifier.start()
+
+        async def release_long_polls(app: web.Application) -> None:
+            await app[keys.NOTIFIER].shutdown()
+
+        app.on_shutdown.append(release_long_polls)
         yield
         await notifier.stop()
         await client.aclose()

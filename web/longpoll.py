@@ -22,6 +22,16 @@ class SiteNotifier:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="site-notifier")
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    async def shutdown(self) -> None:
+        """Server shutting down: release every waiting long-poll now (it answers with what it has)."""
+        self._stopping = True
+        for session_id in list(self._waiters):
+            self.wake(session_id)
+
     async def stop(self) -> None:
         self._stopping = True
         if self._task is not None:

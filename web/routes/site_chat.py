@@ -145,7 +145,7 @@ async def get_messages(request: web.Request) -> web.Response:
         # A long-poll returns as soon as there is something the visitor has not seen from the assistant/manager.
         fresh = [m for m in found if m["role"] != "client"] if wait else found
         remaining = deadline - time.monotonic()
-        if fresh or remaining <= 0:
+        if fresh or remaining <= 0 or notifier.stopping:
             return json_response({"messages": found})
         await notifier.wait(session_id, min(remaining, RECHECK_SECONDS))
         await asyncio.sleep(0)
