@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.server import LocalServer
+
 DEFAULT_PIPELINE_ID = 7000001
 DEFAULT_STATUS_ID = 7000101
 BUILT_IN_STATUSES = (142, 143)
@@ -74,7 +76,7 @@ def _validation(path: str, detail: str, code: str = "NotSupportedChoice") -> lis
 
 
 @dataclass
-class AmoCRMFake:
+class AmoCRMFake(LocalServer):
     token: str = "amo-test-token"
     rate_limit: int = 7
     pipelines: list[dict[str, Any]] = field(default_factory=default_pipelines)
@@ -94,29 +96,10 @@ class AmoCRMFake:
         self.app.router.add_post("/api/v4/leads/notes", self._notes)
         self.app.router.add_get("/api/v4/leads/pipelines", self._pipelines)
 
-    # --- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> str:
-        self._server = TestServer(self.app, host="127.0.0.1")
-        await self._server.start_server()
-        return self.url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> AmoCRMFake:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
+    # --- lifecycle: tests.fakes.server.LocalServer -------------------------------------------------
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("fake not started")
-        return str(self._server.make_url("")).rstrip("/")
+        return self.root_url
 
     # --- scripting -------------------------------------------------------------------------------
     def fail_next(self, status: int, body: Any = None, times: int = 1,

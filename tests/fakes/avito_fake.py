@@ -22,6 +22,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.server import LocalServer
+
 TEXT_LIMIT = 1000
 
 
@@ -50,7 +52,7 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"code": status, "message": message}}, status=status)
 
 
-class AvitoFake:
+class AvitoFake(LocalServer):
     def __init__(self, *, client_id: str = "fake-client-id", client_secret: str = "fake-client-secret",
                  user_id: int = 100500, expires_in: int = 86400) -> None:
         self.client_id = client_id
@@ -103,27 +105,12 @@ class AvitoFake:
         app.router.add_put("/core/v2/accounts/{user_id}/items/{item_id}/vas_packages", self._vas)
         return app
 
-    async def start(self) -> None:
-        self._server = TestServer(self.make_app(), host="127.0.0.1")
-        await self._server.start_server()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> AvitoFake:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    def server_app(self) -> web.Application:
+        return self.make_app()
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("AvitoFake is not started")
-        return str(self._server.make_url("")).rstrip("/")
+        return self.root_url
 
     # --- scripting --------------------------------------------------------------------------------
     def fail_next(self, path_substring: str, status: int, times: int = 1, retry_after: float | None = None,

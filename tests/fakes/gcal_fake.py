@@ -24,6 +24,8 @@ import jwt
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.server import LocalServer
+
 SCOPE = "https://www.googleapis.com/auth/calendar"
 
 
@@ -67,7 +69,7 @@ def _parse(value: str) -> datetime:
 
 
 @dataclass
-class GoogleCalendarFake:
+class GoogleCalendarFake(LocalServer):
     public_key: Any  # PEM bytes/str or a cryptography public key
     client_email: str = "voronka@voronka-test.iam.gserviceaccount.com"
     calendar_id: str = "primary"
@@ -85,29 +87,10 @@ class GoogleCalendarFake:
         self.app.router.add_post("/calendar/v3/calendars/{calendar}/events", self._insert)
         self.app.router.add_delete("/calendar/v3/calendars/{calendar}/events/{event}", self._delete)
 
-    # --- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> str:
-        self._server = TestServer(self.app, host="127.0.0.1")
-        await self._server.start_server()
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> GoogleCalendarFake:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
+    # --- lifecycle: tests.fakes.server.LocalServer -------------------------------------------------
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("fake not started")
-        return str(self._server.make_url("")).rstrip("/")
+        return self.root_url
 
     @property
     def token_uri(self) -> str:

@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.server import LocalServer
+
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 DOCUMENT_LIMIT = 50 * 1024 * 1024
@@ -62,7 +64,7 @@ class _Script:
     description: str | None
 
 
-class TelegramFake:
+class TelegramFake(LocalServer):
     def __init__(self, token: str = "123456789:AAFakeTokenForTests_0123456789abcdef",
                  username: str = "voronka_test_bot") -> None:
         self.token = token
@@ -86,27 +88,12 @@ class TelegramFake:
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
         return app
 
-    async def start(self) -> None:
-        self._server = TestServer(self.make_app(), host="127.0.0.1")
-        await self._server.start_server()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> TelegramFake:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    def server_app(self) -> web.Application:
+        return self.make_app()
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("TelegramFake is not started")
-        return str(self._server.make_url("")).rstrip("/")
+        return self.root_url
 
     # --- scripting --------------------------------------------------------------------------------
     def fail_next(self, method: str, status: int = 429, *, times: int = 1, retry_after: int | None = None,

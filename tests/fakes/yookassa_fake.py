@@ -26,6 +26,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.server import LocalServer
+
 ERROR_CODES = {400: "invalid_request", 401: "invalid_credentials", 403: "forbidden", 404: "not_found",
                429: "too_many_requests", 500: "internal_server_error"}
 
@@ -61,7 +63,7 @@ class _Failure:
 
 
 @dataclass
-class YooKassaFake:
+class YooKassaFake(LocalServer):
     shop_id: str = "123456"
     secret_key: str = "test_secret_key"
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -76,30 +78,15 @@ class YooKassaFake:
         self.app.router.add_get("/v3/payments/{id}", self._get)
         self.app.router.add_post("/v3/payments/{id}/cancel", self._cancel_api)
 
-    # --- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> str:
-        self._server = TestServer(self.app, host="127.0.0.1")
-        await self._server.start_server()
-        return self.url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> YooKassaFake:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
+    # --- lifecycle: tests.fakes.server.LocalServer -------------------------------------------------
     @property
     def url(self) -> str:
         """The API base URL (``.../v3``), i.e. ``YOOKASSA_API_URL``."""
-        if self._server is None:
-            raise RuntimeError("fake not started")
-        return str(self._server.make_url("/v3"))
+        return self.root_url + "/v3"
+
+    @property
+    def started_url(self) -> str:
+        return self.url
 
     # --- scripting / hooks ---------------------------------------------------------------------------
     def fail_next(self, status: int, body: Any = None, times: int = 1, after_processing: bool = False) -> None:
