@@ -43,6 +43,8 @@ EMAIL_EVENTS: dict[str, dict[str, tuple[str, ...]]] = {
     "payment_succeeded": {"manager": ("client_name", "amount"), "client": ("client_name", "amount")},
     "handoff": {"manager": ("client_name", "channel")},
     "job_failed": {"manager": ("job", "error")},
+    "document_issued": {"manager": ("client_name", "document_title", "channel"),
+                        "client": ("client_name", "document_title")},
 }
 
 CHANNELS = {"avito": "Авито", "telegram": "Telegram", "site": "сайт"}

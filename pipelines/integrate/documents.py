@@ -47,8 +47,8 @@ def handle_document(deps: PipelineDeps, session: Session, lead: Lead, conversati
                                 payment_url=data.get("payment_url"), issued_at=date.today())
         return render_pdf(kind, context, max_bytes=settings.max_pdf_bytes).data
 
-    document, _created = issue_document(session, lead_id=lead.id, kind=kind, brief_hash=digest,
-                                        documents_dir=settings.documents_dir, render=render)
+    document, created = issue_document(session, lead_id=lead.id, kind=kind, brief_hash=digest,
+                                       documents_dir=settings.documents_dir, render=render)
     assert document.id is not None
     latest = session.exec(select(Quote).where(Quote.lead_id == lead.id).order_by(col(Quote.id).desc())).first()
     if latest is None:
@@ -58,6 +58,13 @@ def handle_document(deps: PipelineDeps, session: Session, lead: Lead, conversati
     url = download_url(settings.public_url, document.id, settings.link_key, settings.LINK_TTL_HOURS)
     attachment = {"kind": "pdf", "name": f"{title}.pdf", "url": url, "document_id": document.id}
     channel = conversation.channel if conversation else lead.channel
+    if created and (settings.SMTP_HOST or settings.MANAGER_EMAILS):  # the PDF by e-mail too (client if known)
+        from pipelines.integrate.dealkit import contact_context
+        from pipelines.integrate.emails import queue_both
+
+        queue_both(session, lead, key=f"email:document:{document.id}", event="document_issued",
+                   ctx={**contact_context(session, lead), "document_title": title, "channel": channel},
+                   documents=[document.id])
     if channel == "avito":
         text = (f"Готово! {title}: {url}\nСсылка действует {settings.LINK_TTL_HOURS} ч. "
                 "Если появятся вопросы по документу — пишите, я на связи.")

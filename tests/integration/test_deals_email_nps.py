@@ -153,3 +153,20 @@ def test_deals_jobs_only_enqueue_their_actors(settings) -> None:
     assert jobs["deals-payment-poll"] == ("deals.poll_payments", "deals", settings.PAYMENT_POLL_SECONDS)
     assert {jobs[j][0] for j in ("deals-link-expiry", "deals-booking-reminders", "deals-nps-surveys")} == {
         "deals.expire_links", "deals.send_reminders", "deals.send_nps"}
+
+
+async def test_a_proposal_is_mailed_to_client_and_manager_as_a_pdf(deps: PipelineDeps, fakes: Fakes,
+                                                                   mailbox: tuple[Mailbox, int]) -> None:
+    box, _ = mailbox
+    lead_id, conversation_id = make_lead(deps.engine)
+    add_action(deps.engine, lead_id, conversation_id, "document", {"kind": "proposal", "package": "optimum"}, "kp")
+    await asyncio.to_thread(drain_actions, deps, lead_id)
+    letters = {tuple(rcpt): message for rcpt, message in box.parsed()}
+    client, manager = letters[("anna@example.ru",)], letters[("boss@voronka.ai",)]
+    assert "Коммерческое предложение" in str(client["Subject"])
+    assert "Анна" in str(manager["Subject"])
+    for letter in (client, manager):
+        [pdf] = list(letter.iter_attachments())
+        assert pdf.get_content_type() == "application/pdf" and pdf.get_content().startswith(b"%PDF")
+    await asyncio.to_thread(drain_actions, deps)  # a retried action mails nothing twice
+    assert len(box.messages) == 2
