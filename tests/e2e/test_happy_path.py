@@ -138,11 +138,11 @@ async def test_site_client_from_brief_to_paid(web: TestClient[Any, Any], start_w
     assert any("Консультация записана" in n for n in fakes.amo.notes_of(lead.amo_lead_id))
     # ... and the letters arrived
     wanted = {"Новый лид", "Запись на консультацию", "Вы записаны на консультацию", "Оплата получена",
-              "получена — спасибо"}
+              "получена — спасибо", "Коммерческое предложение"}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(any(w in s for s in box.subjects()) for w in wanted):
         await asyncio.sleep(0.2)
     subjects = box.subjects()
     assert all(any(w in s for s in subjects) for w in wanted), subjects
     client_letters = [m for rcpt, m in box.parsed() if rcpt == ["anna@example.ru"]]
-    assert len(client_letters) == 2
+    assert len(client_letters) == 3  # the КП, the booking, the payment — each once
