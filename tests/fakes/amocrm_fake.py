@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, RecordedRequest
 
 DEFAULT_PIPELINE_ID = 7000001
 DEFAULT_STATUS_ID = 7000101
@@ -42,16 +42,6 @@ def default_pipelines() -> list[dict[str, Any]]:
             {"id": 143, "name": "Закрыто и не реализовано", "type": 0},
         ],
     }]
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float
-    status: int = 0
 
 
 @dataclass

@@ -24,19 +24,9 @@ import jwt
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, RecordedRequest
 
 SCOPE = "https://www.googleapis.com/auth/calendar"
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float
-    status: int = 0
 
 
 @dataclass

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Self
+from dataclasses import dataclass
+from typing import Any, Self
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+
+@dataclass
+class RecordedRequest:
+    """One request a fake received, for the test to assert on."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    at: float
+    status: int = 0
 
 
 class LocalServer:

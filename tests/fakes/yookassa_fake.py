@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, RecordedRequest
 
 ERROR_CODES = {400: "invalid_request", 401: "invalid_credentials", 403: "forbidden", 404: "not_found",
                429: "too_many_requests", 500: "internal_server_error"}
@@ -42,16 +42,6 @@ def yk_error(status: int, description: str, parameter: str | None = None, code: 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float
-    status: int = 0
 
 
 @dataclass
