@@ -118,6 +118,12 @@ class AvitoFake(LocalServer):
         """The next ``times`` requests whose path contains ``path_substring`` answer ``status``."""
         self._failures.append(_Failure(path_substring, status, times, retry_after, body))
 
+    def flaky(self, path_substring: str, status: int = 500, every: int = 2) -> None:
+        """From now on every ``every``-th request whose path contains ``path_substring`` answers ``status``
+        (every=2: half of them fail). ``flaky(..., every=0)`` stops it."""
+        self._flaky = (path_substring, status, every)
+        self._flaky_seen = 0
+
     def expire_all_tokens(self) -> None:
         self.tokens.clear()
 
@@ -204,6 +210,12 @@ class AvitoFake(LocalServer):
         return response
 
     def _scripted_failure(self, path: str) -> web.Response | None:
+        flaky = getattr(self, "_flaky", None)
+        if flaky and flaky[2] and flaky[0] in path:
+            self._flaky_seen += 1
+            if self._flaky_seen % flaky[2] == 0:
+                return web.json_response({"error": {"code": flaky[1], "message": "Internal server error"}},
+                                         status=flaky[1])
         for failure in self._failures:
             if failure.times > 0 and failure.path_substring in path:
                 failure.times -= 1
