@@ -360,6 +360,8 @@ def _users_at(n: int) -> str:  # «при 10 пользователях»
 
 
 def _integrations_phrase(n: int) -> str:
+    if n == 0:
+        return "без интеграций"
     return f"{n} {plural(n, 'интеграция', 'интеграции', 'интеграций')}"
 
 
