@@ -203,7 +203,7 @@ async def test_input_checks() -> None:
 FULL_CONTEXT: dict[str, Any] = {
     "client_name": "Анна", "channel": "avito", "product": "ИИ-Аналитик", "phone": "+7 916 123-45-67",
     "email": "anna@example.ru", "start": START, "amount": Decimal("45000.50"), "job": "crm.create_lead",
-    "error": "amoCRM 401: Unauthorized", "attempts": 4,
+    "error": "amoCRM 401: Unauthorized", "attempts": 4, "document_title": "Коммерческое предложение КП-2026-0001",
 }
 
 
