@@ -108,7 +108,8 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
         if not message.text:  # show the pressed button's label in the history (site, admin)
             message.text = button_label(session, conversation.id, callback) or ""
     elif message.kind == "form":
-        brief_row.data = lead_ops.merge_form(brief_row.data, message.payload or {})
+        # the form's contacts go to the brief and the client card (hashes for one-client matching, CRM qualification)
+        lead_ops.save_brief(session, lead, brief_row, lead_ops.merge_form(brief_row.data, message.payload or {}))
         # the contacts now live in the (encrypted) brief and client card, not in the message's plain JSON
         message.payload = lead_ops.scrub_contacts(message.payload or {})
         text = str((message.payload or {}).get("comment") or "").strip() or "Здравствуйте"

@@ -101,3 +101,30 @@ def test_manager_hold_silences_the_bot(settings, clean_db, redis_url, database_u
         session.add(lead)
         session.commit()
     assert say(deps, database_url, "hold-1", "Сколько стоит?") == []
+
+
+def test_a_site_form_qualifies_the_lead_and_goes_to_the_crm(settings, clean_db, redis_url, database_url) -> None:  # type: ignore[no-untyped-def]
+    from db.models import Client
+
+    async def store_form() -> int:
+        engine = make_async_engine(database_url, pool_size=1)
+        async with engine.begin() as conn:
+            recorded = await record_inbound(conn, Inbound(
+                channel="site", external_chat_id="form-1", external_user_id="form-1", external_id=None, kind="form",
+                payload={"name": "Ольга", "phone": "+79161234567", "email": "olga@example.ru",
+                         "product": "ai_analyst", "comment": "Нужны отчёты по продажам"}))
+        await engine.dispose()
+        return recorded.message_id
+
+    deps = make_deps(settings, clean_db, redis_url)
+    message_id = asyncio.run(store_form())
+    handle_inbound(deps, message_id)
+    with Session(clean_db) as session:
+        lead = session.exec(select(Lead)).one()
+        client = session.get(Client, lead.client_id)
+        crm = session.exec(select(Outbox).where(Outbox.key == f"crm:qualified:{lead.id}")).first()
+        stored = session.get(Message, message_id)
+    assert client is not None and client.phone == "+79161234567" and client.email == "olga@example.ru"
+    assert client.phone_hash and client.email_hash
+    assert lead.product == "ai_analyst" and lead.stage != "new" and crm is not None
+    assert stored is not None and "+79161234567" not in str(stored.payload)  # contacts not kept in plain JSON
