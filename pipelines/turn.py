@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlmodel import Session, col, select
 
-from db.models import Conversation, Lead, Message, Quote, utcnow
+from db.models import Brief, Conversation, Lead, Message, Quote, utcnow
 from pipelines import leads as lead_ops
 from pipelines.dialog.engine import decide, expecting_slot
 from pipelines.dialog.types import Decision, DialogInput
@@ -130,25 +130,26 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
     understanding = (understand_text(deps, text, product=product, expecting=expecting, usage=usage) if text
                      else Understanding())
     knowledge = retrieve(deps, session, understanding, text or "")
+    rates = lead_ops.rates(session)  # read once per turn: the dialog and the LLM reply use the same price list
     history = load_history(deps, session, lead_id=lead.id, before_id=message.id,
                            limit=settings.MAX_CONTEXT_MESSAGES)
     decision = decide(DialogInput(
         channel=conversation.channel, text=text, callback=callback, understanding=understanding, state=state,
-        brief=dict(brief_row.data), history=history, knowledge=knowledge, rates=lead_ops.rates(session),
+        brief=dict(brief_row.data), history=history, knowledge=knowledge, rates=rates,
         quotes_done=lead.quotes_done, max_quote_recalculations=settings.MAX_QUOTE_RECALCULATIONS,
         now=datetime.now(UTC), working_hours=settings.WORKING_HOURS))
     if deps.llm is not None:  # the LLM rewrites a knowledge answer; the turn's LLM usage becomes events
         decision = refine_decision(deps, session, decision, ReplyInput(
             channel=conversation.channel, text=text or "", understanding=understanding, knowledge=knowledge,
-            history=history, rates=lead_ops.rates(session), lead_id=lead.id), usage)
+            history=history, rates=rates, lead_id=lead.id), usage)
     log.info("turn: intent={} product={} emotion={} replies={} actions={}", understanding.intent,
              understanding.product, understanding.emotion, len(decision.replies),
              [a.kind for a in decision.actions])
     from pipelines.integrate.deals import note_decision
 
     note_decision(session, lead=lead, conversation=conversation, message=message, decision=decision)
-    apply_decision(session, lead=lead, conversation=conversation, message=message, decision=decision,
-                   state_extra={"last_seen": utcnow().isoformat()})
+    apply_decision(session, lead=lead, conversation=conversation, message=message, brief_row=brief_row,
+                   decision=decision, state_extra={"last_seen": utcnow().isoformat()})
     return TurnResult(replies=[OutgoingReply(text=r.text, buttons=[{"text": b.text, "callback": b.callback}
                                                                     for b in r.buttons],
                                              attachments=list(r.attachments))
@@ -156,13 +157,12 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
                       notes={"intent": understanding.intent})
 
 
-def apply_decision(session: Session, *, lead: Lead, conversation: Conversation, message: Message,
+def apply_decision(session: Session, *, lead: Lead, conversation: Conversation, message: Message, brief_row: Brief,
                    decision: Decision, state_extra: dict[str, Any]) -> None:
     """Persist what the dialog decided: state, brief, quote, stage, handoff, and the actions as outbox rows."""
     assert lead.id is not None and message.id is not None
     conversation.state = {**decision.state, **state_extra}
     session.add(conversation)
-    brief_row = lead_ops.brief_for(session, lead.id)
     if decision.brief_changed or decision.brief != brief_row.data:
         lead_ops.save_brief(session, lead, brief_row, decision.brief)
     if decision.quote is not None:
