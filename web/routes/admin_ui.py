@@ -283,11 +283,16 @@ async def kb_upload(request: web.Request) -> web.StreamResponse:
         session.commit()
         return result
 
+    return await _kb_action(request, work, ok="uploaded")
+
+
+async def _kb_action(request: web.Request, work: Any, *, ok: str) -> web.StreamResponse:
+    """Run a knowledge-base change and go back to the KB page with its outcome."""
     try:
         await admin_api.kb_call(request, work)
     except VoronkaError as exc:
         raise _back("/admin/kb", error=exc.message) from None
-    raise _back("/admin/kb", ok="uploaded")
+    raise _back("/admin/kb", ok=ok)
 
 
 @ui_auth
@@ -302,11 +307,7 @@ async def kb_delete(request: web.Request) -> web.StreamResponse:
         session.commit()
         return result
 
-    try:
-        await admin_api.kb_call(request, work)
-    except VoronkaError as exc:
-        raise _back("/admin/kb", error=exc.message) from None
-    raise _back("/admin/kb", ok="deleted")
+    return await _kb_action(request, work, ok="deleted")
 
 
 @ui_auth
@@ -320,11 +321,7 @@ async def kb_reingest(request: web.Request) -> web.StreamResponse:
         session.commit()
         return result
 
-    try:
-        await admin_api.kb_call(request, work)
-    except VoronkaError as exc:
-        raise _back("/admin/kb", error=exc.message) from None
-    raise _back("/admin/kb", ok="reingested")
+    return await _kb_action(request, work, ok="reingested")
 
 
 # --- prices ------------------------------------------------------------------------------------------------------
