@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+from voronka import paths
+
+MIGRATIONS_DIR = paths.MIGRATIONS_DIR
 
 
 def alembic_config(database_url: str) -> Config:

@@ -26,11 +26,12 @@ from loguru import logger
 from markupsafe import Markup, escape
 
 from integrations.http import RetryPolicy, Sleep
+from voronka import paths
 from voronka.errors import NotConfigured, PayloadTooLarge, UpstreamError, ValidationError
 from voronka.settings import Settings
 
 SERVICE = "smtp"
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
+TEMPLATES_DIR = paths.TEMPLATES_DIR / "email"
 Audience = Literal["manager", "client"]
 Attachment = tuple[str, bytes, str]  # (filename, content, mime type such as "application/pdf")
 

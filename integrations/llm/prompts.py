@@ -12,7 +12,9 @@ from typing import Any
 
 import jinja2
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
+from voronka import paths
+
+PROMPTS_DIR = paths.TEMPLATES_DIR / "prompts"
 
 
 def format_rub(amount: Any) -> str:

@@ -19,10 +19,11 @@ from loguru import logger
 
 from pipelines.document.context import KINDS, date_ru
 from pipelines.document.money import format_amount, format_rub
+from voronka import paths
 from voronka.errors import PayloadTooLarge, ValidationError
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "documents"
-SHIPPED_FONTS_DIR = Path(__file__).resolve().parents[2] / "templates" / "fonts"
+TEMPLATES_DIR = paths.TEMPLATES_DIR / "documents"
+SHIPPED_FONTS_DIR = paths.TEMPLATES_DIR / "fonts"
 DEFAULT_MAX_PDF_BYTES = 10 * 1024 * 1024
 FONT_FAMILY = "DejaVu Sans"
 Engine = Literal["weasyprint", "xhtml2pdf"]

@@ -21,6 +21,7 @@ from pipelines.knowledge.embedders import Embedder, make_embedder
 from pipelines.knowledge.ingest import IngestReport, ingest_path, list_history
 from pipelines.knowledge.search import search
 from pipelines.russian import plural
+from voronka import paths
 from voronka.errors import NotConfigured, UpstreamError
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
     from voronka.settings import Settings
 
-KNOWLEDGE_BASE_DIR = Path(__file__).resolve().parents[2] / "knowledge_base"
+KNOWLEDGE_BASE_DIR = paths.KNOWLEDGE_BASE_DIR
 RESCAN_COLLECTION = "knowledge_base"
 ACTION_LABELS = {"added": "добавлен", "changed": "изменён", "retired": "выведен", "reembedded": "переиндексирован"}
 ACTION_MARKS = {"added": "+", "changed": "~", "retired": "−", "reembedded": "↻"}

@@ -17,13 +17,13 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from voronka import paths
 from web import keys
 from web.jsonutil import json_response
 
-ROOT = Path(__file__).resolve().parents[2]
-KB_DIR = ROOT / "knowledge_base"
-TEMPLATES_DIR = ROOT / "templates" / "site"
-STATIC_DIR = ROOT / "web" / "static"
+KB_DIR = paths.KNOWLEDGE_BASE_DIR
+TEMPLATES_DIR = paths.TEMPLATES_DIR / "site"
+STATIC_DIR = paths.STATIC_DIR
 
 PRODUCT_FILES = (("ai_manager", "ИИ-Менеджер"), ("ai_lawyer", "ИИ-Юрист"), ("ai_analyst", "ИИ-Аналитик"))
 CASE_ORDER = ("furniture_avito", "dental_clinic", "logistics_lawyer", "ecommerce_analyst", "developer_after_inhouse",
