@@ -1,7 +1,9 @@
-"""Middleware recording a job that failed for good (retries exhausted or a non-retryable error) with its lead id."""
+"""Middleware recording a job that failed for good (retries exhausted or a non-retryable error) with its lead id,
+and making the dead-lettered copy in Redis carry the last attempt's retries count and traceback."""
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import dramatiq
@@ -15,6 +17,12 @@ from db.models import FailedJob, Message, Outbox
 LEAD_BY_ARG: dict[str, type] = {"inbound.handle": Message, "channels.inbound": Message, "outbox.deliver": Outbox,
                                 "integrate.action": Outbox,
                                 "document.render": Outbox}
+
+
+_REPLACE_IF_PRESENT = """
+if redis.call("hexists", KEYS[1], ARGV[1]) == 1 then redis.call("hset", KEYS[1], ARGV[1], ARGV[2]) return 1 end
+return 0
+"""
 
 
 class DeadLetters(dramatiq.Middleware):
@@ -39,7 +47,22 @@ class DeadLetters(dramatiq.Middleware):
         gave_up = isinstance(exception, throws) or retries >= max_retries
         if not gave_up:
             return
+        # the last attempt's traceback (Retries, whose after-hook runs next, writes the same one unless `throws`)
+        message.options["traceback"] = "".join(traceback.format_exception(exception, limit=30))
         self.record(message, exception)
+
+    def before_nack(self, broker: dramatiq.Broker, message: Any) -> None:
+        """The Redis broker dead-letters the message as it was *enqueued*: store the processed one (retries,
+        traceback) in its place first, so the admin's queue page shows why it died. Only while it is still there."""
+        from dramatiq.brokers.redis import RedisBroker
+
+        if not isinstance(broker, RedisBroker) or "redis_message_id" not in message.options:
+            return
+        try:
+            broker.client.eval(_REPLACE_IF_PRESENT, 1, f"{broker.namespace}:{message.queue_name}.msgs",
+                               message.options["redis_message_id"], message.encode())
+        except Exception:  # the nack itself must still happen
+            logger.warning("could not store the failed message {} before dead-lettering it", message.message_id)
 
     def _lead_of(self, session: Any, message: dramatiq.Message[Any]) -> int | None:
         """The lead a failed job was about: from its options, else from the row its first argument names."""

@@ -1,5 +1,5 @@
-"""Admin pages over HTTP: login cookie, redirects, CSRF on forms, error pages, security headers, the Dramatiq
-dashboard behind admin auth."""
+"""Admin pages over HTTP: login cookie, redirects, CSRF on forms, error pages, security headers, the queue counts on
+«Система» (the queue dashboard itself: test_admin_queues)."""
 
 from __future__ import annotations
 
@@ -79,30 +79,12 @@ async def test_forms_need_the_csrf_value_of_the_session(client, clean_db) -> Non
     assert missing.status == 404 and "Лид не найден" in await missing.text()
 
 
-async def test_dramatiq_dashboard_is_for_admins_only(client, clean_db, broker, redis_client) -> None:  # type: ignore[no-untyped-def]
-    from web.routes.admin_dashboard import dashboard_available
-
-    response = await client.get("/admin/dramatiq/", allow_redirects=False)
-    assert response.status == 302 and "/admin/login" in response.headers["Location"]
-    make_user(clean_db, "manager", role="manager")
-    manager = await login(client, "manager")
-    assert (await client.get("/admin/dramatiq/", cookies={"voronka_admin": manager})).status == 403
-    make_user(clean_db, "root", role="admin")
-    admin = await login(client, "root")
-    enqueue(broker, "maintenance.sweep")
-    response = await client.get("/admin/dramatiq/", cookies={"voronka_admin": admin})
-    assert dashboard_available(), "pip install --no-deps -r requirements-dashboard.txt (.ci/run does it)"
-    html = await response.text()
-    assert response.status == 200 and "maintenance" in html and "inbound" in html
-    queue = await client.get("/admin/dramatiq/queues/maintenance", cookies={"voronka_admin": admin})
-    assert queue.status == 200 and "maintenance.sweep" in await queue.text()
-
-
 async def test_ops_page_lists_queue_depths(client, clean_db, broker, redis_client) -> None:  # type: ignore[no-untyped-def]
     make_user(clean_db)
     token = await login(client)
     enqueue(broker, "maintenance.sweep")
     enqueue(broker, "maintenance.sweep")
     html = await (await client.get("/admin/ops", cookies={"voronka_admin": token})).text()
-    row = re.search(r'<td class="mono">maintenance</td><td class="num">(\d+)</td>', html)
+    row = re.search(r'data-count="maintenance:ready"><a href="/admin/ops/queues/maintenance\?state=ready">(\d+)<',
+                    html)
     assert row and row.group(1) == "2"

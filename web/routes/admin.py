@@ -1,4 +1,4 @@
-"""Operations features of the web app, registered with one call: the admin API and pages, the Dramatiq dashboard,
+"""Operations features of the web app, registered with one call: the admin API and pages, the queue dashboard,
 ``GET /metrics`` (+ its middleware) and the personal-data key ring of this process."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from web.admin.deps import dispose_sync_engine
 
 
 def setup(app: web.Application) -> None:
-    from web.routes import admin_api, admin_dashboard, admin_ui, metrics
+    from web.routes import admin_api, admin_queues, admin_ui, metrics
 
     crypto.configure(app[keys.SETTINGS])
     metrics.setup(app)
     admin_api.setup(app)
     admin_ui.setup(app)
-    admin_dashboard.setup(app)
+    admin_queues.setup(app)
     app.on_cleanup.append(dispose_sync_engine)

@@ -1,6 +1,7 @@
 """Admin pages under ``/admin`` (server-rendered Jinja2, Russian): login, leads, one lead's conversation across
 channels with take over / give back / write as manager, knowledge base, prices, templates, payments and bookings,
-analytics (charts drawn locally), operations (queues, failed jobs, integrations).
+analytics (charts drawn locally), operations (queue counts, failed jobs, integrations; the queue dashboard itself
+is ``admin_queues``).
 
 The login puts the JWT in an HttpOnly, SameSite=Strict cookie; every form carries the token's CSRF value.
 """
@@ -42,7 +43,9 @@ FLASH = {"taken": "Вы взяли разговор: бот молчит, пок
          "returned": "Разговор возвращён боту.", "sent": "Сообщение отправлено клиенту.",
          "duplicate": "Это сообщение уже было отправлено.", "uploaded": "Документ загружен и проиндексирован.",
          "deleted": "Документ удалён из базы знаний.", "reingested": "База знаний переиндексирована.",
-         "price": "Цена сохранена.", "coefficient": "Коэффициент сохранён."}
+         "price": "Цена сохранена.", "coefficient": "Коэффициент сохранён.",
+         "requeued": "Сообщение снова в очереди: его возьмёт свободный воркер.",
+         "message_deleted": "Сообщение удалено из очереди."}
 BRIEF_LABELS = {"product": "Продукт", "users": "Пользователи", "integrations": "Интеграции", "hosting": "Размещение",
                 "sla": "SLA", "deadline": "Сроки", "name": "Имя", "phone": "Телефон", "email": "E-mail",
                 "company": "Компания", "industry": "Отрасль", "tasks": "Задачи", "package": "Пакет"}
@@ -371,23 +374,16 @@ async def analytics_page(request: web.Request) -> web.Response:
 
 @ui_auth
 async def ops_page(request: web.Request) -> web.Response:
-    from web.routes.metrics import queue_depths
+    from web.routes.admin_queues import queue_counts, queue_url
 
     try:
-        depths = await queue_depths(request.app[keys.REDIS])
-        queues: dict[str, dict[str, int]] = {}
-        for name, state, n in depths:
-            queues.setdefault(name, {"ready": 0, "delayed": 0, "dead": 0})[state] = n
-        redis_error = None
+        queues, redis_error = await queue_counts(request), None
     except Exception as exc:  # the page still shows the database part when Redis is down
-        queues, redis_error = {}, type(exc).__name__
+        queues, redis_error = [], type(exc).__name__
     failed = await in_session(request, leads_admin.list_failed_jobs, PageRequest(1, 50))
     events = await in_session(request, leads_admin.list_events, PageRequest(1, 30))
-    from web.routes.admin_dashboard import dashboard_available
-
     return render(request, "ops.html", queues=queues, redis_error=redis_error, failed=failed, events=events,
-                  integrations=integrations(request.app[keys.SETTINGS]), active="ops",
-                  dashboard=dashboard_available())
+                  integrations=integrations(request.app[keys.SETTINGS]), active="ops", queue_url=queue_url)
 
 
 def setup(app: web.Application) -> None:

@@ -1,4 +1,5 @@
-/* Воронка admin: clickable rows, confirmations, live conversation refresh, analytics charts (plain SVG). */
+/* Воронка admin: clickable rows, confirmations, live conversation refresh, analytics charts (plain SVG), live queue
+   counts. */
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
@@ -164,6 +165,75 @@
     }, 5000);
   }
 
+  /* queue counts refresh themselves: the «Система» table and a queue page's tabs (GET /admin/ops/queues.json) */
+  var QUEUE_STATES = ["ready", "delayed", "in_progress", "dead"];
+  function queueHref(queue, state) {
+    return "/admin/ops/queues/" + encodeURIComponent(queue) + (state ? "?state=" + encodeURIComponent(state) : "");
+  }
+  function liveQueues(root) {
+    var url = root.getAttribute("data-refresh"), busy = false, links = root.getAttribute("data-links") === "yes";
+    var status = document.getElementById("queues-status"), changed = document.getElementById("queue-changed");
+    var watched = root.getAttribute("data-queue") + ":" + root.getAttribute("data-state");
+    var start = root.querySelector('[data-count="' + watched + '"]');
+    var initial = start ? start.textContent.trim() : null;
+
+    function setCount(cell, queue, state, n) {
+      var text = String(n), old = cell.textContent.trim();
+      cell.textContent = "";
+      if (links && n && cell.getAttribute("data-plain") !== "yes") {
+        var a = document.createElement("a");
+        a.href = queueHref(queue, state);
+        a.textContent = text;
+        cell.appendChild(a);
+      } else {
+        cell.textContent = text;
+      }
+      if (state === "dead") cell.classList.toggle("text-danger", n > 0);
+      if (old !== text) { cell.classList.remove("count-flash"); void cell.offsetWidth; cell.classList.add("count-flash"); }
+    }
+    function addRow(q) {
+      var body = root.querySelector("tbody"), empty = body.querySelector(".queues-empty");
+      if (empty) empty.remove();
+      var tr = document.createElement("tr"), name = document.createElement("td");
+      tr.setAttribute("data-queue", q.queue);
+      name.className = "mono";
+      if (links) { var a = document.createElement("a"); a.href = queueHref(q.queue); a.textContent = q.queue; name.appendChild(a); }
+      else name.textContent = q.queue;
+      tr.appendChild(name);
+      QUEUE_STATES.forEach(function (state) {
+        var td = document.createElement("td");
+        td.className = "num";
+        td.setAttribute("data-count", q.queue + ":" + state);
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    }
+    function apply(data) {
+      if (status) status.textContent = data.redis_error ? "Redis недоступен: " + data.redis_error
+        : "обновлено в " + new Date().toLocaleTimeString("ru-RU");
+      (data.queues || []).forEach(function (q) {
+        if (root.tagName === "TABLE" && !root.querySelector('tr[data-queue="' + q.queue + '"]')) addRow(q);
+        QUEUE_STATES.forEach(function (state) {
+          var cell = root.querySelector('[data-count="' + q.queue + ":" + state + '"]');
+          if (cell) setCount(cell, q.queue, state, q[state]);
+        });
+      });
+      if (changed && start && start.textContent.trim() !== initial) changed.hidden = false;
+    }
+    setInterval(function () {
+      if (busy || document.hidden) return;
+      busy = true;
+      fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) {
+          var json = (r.headers.get("Content-Type") || "").indexOf("json") >= 0;
+          return r.ok && json ? r.json() : null;
+        })
+        .then(function (data) { if (data) apply(data); })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }, 5000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("tr[data-href]").forEach(function (row) {
       row.addEventListener("click", function (e) {
@@ -191,5 +261,6 @@
     });
     var root = document.getElementById("analytics");
     if (root) analytics(root);
+    document.querySelectorAll("[data-refresh]").forEach(liveQueues);
   });
 })();
