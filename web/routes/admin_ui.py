@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -24,14 +23,14 @@ from pipelines.admin import kb as kb_admin
 from pipelines.admin import leads as leads_admin
 from pipelines.admin.paging import PageRequest
 from pipelines.admin.system import integrations
+from voronka import paths
 from voronka.errors import Forbidden, RateLimited, Unauthorized, VoronkaError
 from web import keys
 from web.admin.auth import Claims
 from web.admin.deps import COOKIE_NAME, authenticate_request, claims_of, in_session
 from web.routes import admin_api
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = ROOT / "templates" / "admin"
+TEMPLATES_DIR = paths.TEMPLATES_DIR / "admin"
 _ENV = web.AppKey("admin_jinja", jinja2.Environment)
 MSK = ZoneInfo("Europe/Moscow")
 
