@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -26,6 +25,8 @@ import aiohttp
 import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import LockError
+from tenacity import wait_exponential, wait_random_exponential
+from tenacity.wait import wait_base
 
 from integrations.http import RETRYABLE_STATUSES, HttpResponse, RetryPolicy, request_with_retries
 from integrations.text_split import split_text
@@ -70,8 +71,10 @@ class AvitoRetryPolicy(RetryPolicy):
 
     base_delay: float = 1.0
 
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        return min(self.max_delay, self.base_delay * (2**attempt)) * (rng or random).uniform(0.8, 1.2)
+    def backoff(self) -> wait_base:
+        # min(max_delay, base_delay * 2**n) * uniform(0.8, 1.2), as 80 % fixed plus up to 40 % random
+        return (wait_exponential(multiplier=0.8 * self.base_delay, max=0.8 * self.max_delay)
+                + wait_random_exponential(multiplier=0.4 * self.base_delay, max=0.4 * self.max_delay))
 
 
 def error_message(body: Any, status: int) -> str:
@@ -115,7 +118,6 @@ class AvitoClient:
         session: aiohttp.ClientSession,
         redis: aioredis.Redis,
         sleep: Sleep = asyncio.sleep,
-        rng: random.Random | None = None,
         key_prefix: str = "voronka:avito",
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         lock_timeout: float = 30.0,
@@ -127,7 +129,6 @@ class AvitoClient:
         self._session = session
         self._redis = redis
         self._sleep = sleep
-        self._rng = rng or random.Random()
         self._policy = AvitoRetryPolicy(max_retries=self.config.max_retries,
                                         max_retry_after=MAX_RETRY_AFTER_SECONDS)
         self._timeout = timeout
@@ -266,7 +267,7 @@ class AvitoClient:
             try:
                 return await request_with_retries(
                     self._session, method, url, service=SERVICE, classify=_classify, policy=policy,
-                    sleep=self._sleep, timeout=self._timeout, rng=self._rng, headers=request_headers,
+                    sleep=self._sleep, timeout=self._timeout, headers=request_headers,
                     json_body=json_body, data=data,
                 )
             except UpstreamError as exc:

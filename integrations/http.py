@@ -5,6 +5,11 @@ the responses the client's ``classify`` callback marks as retryable, with expone
 honouring ``Retry-After``. Clients only describe their own error bodies (``classify``) and their own pacing
 (``before_attempt``, e.g. a shared rate limiter); the rest lives here so every client behaves the same way.
 
+The retrying itself is tenacity's: ``RetryPolicy.retrying`` builds the ``AsyncRetrying`` (attempts, backoff,
+``Retry-After`` as the wait, a too-long ``Retry-After`` as a stop) and ``call_with_retries`` runs any
+coroutine under it, so the clients that do not speak plain HTTP (Telegram through aiogram, SMTP, the OpenAI
+SDK) share the same rules.
+
 ``SessionOwner`` is a base for clients that accept an injected ``aiohttp.ClientSession`` or create (and then
 close) their own.
 """
@@ -13,24 +18,67 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from loguru import logger
 from multidict import CIMultiDict, CIMultiDictProxy
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from voronka.errors import UpstreamError
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=20, connect=5, sock_read=15)
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """The default retry predicate: an ``UpstreamError`` that says a later attempt may succeed."""
+    return isinstance(exc, UpstreamError) and exc.retryable
+
+
+def _retry_after_of(retry_state: RetryCallState) -> float | None:
+    """The ``Retry-After`` carried by the failed attempt's ``UpstreamError``, if any."""
+    error = retry_state.outcome.exception() if retry_state.outcome is not None else None
+    return error.retry_after if isinstance(error, UpstreamError) else None
+
+
+class wait_retry_after(wait_base):  # named like tenacity's own strategies
+    """Wait what the server asked for (``UpstreamError.retry_after``) when it did, else ``fallback``."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        retry_after = _retry_after_of(retry_state)
+        return retry_after if retry_after is not None else self.fallback(retry_state)
+
+
+class stop_if_retry_after_exceeds(stop_base):  # named like tenacity's own strategies
+    """Stop when the server asks for a longer pause than ``limit``: the queue reschedules the job instead."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        retry_after = _retry_after_of(retry_state)
+        return retry_after is not None and retry_after > self.limit
 
 
 @dataclass(frozen=True)
@@ -46,10 +94,57 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_retry_after: float = 60.0
 
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Backoff before retry number ``attempt`` (0-based): "equal jitter", i.e. half fixed, half random."""
-        capped = min(self.max_delay, self.base_delay * (2**attempt))
-        return capped / 2 + (rng or random).uniform(0, capped / 2)
+    def backoff(self) -> wait_base:
+        """The wait before retry ``n`` (0-based) without a ``Retry-After``: "equal jitter", i.e. of
+        ``min(max_delay, base_delay * 2**n)`` half is fixed and half is random."""
+        half, half_max = self.base_delay / 2, self.max_delay / 2
+        return wait_exponential(multiplier=half, max=half_max) + wait_random_exponential(multiplier=half,
+                                                                                         max=half_max)
+
+    def retrying(self, *, sleep: Sleep = asyncio.sleep, retry: Callable[[BaseException], bool] = is_retryable,
+                 before_sleep: Callable[[RetryCallState], None] | None = None) -> AsyncRetrying:
+        """A fresh tenacity controller for one logical call (tenacity keeps per-call state on it, so one
+        object must not serve two calls at once). It retries the exceptions ``retry`` accepts, waits
+        ``Retry-After`` or the backoff, and re-raises the last exception when it gives up."""
+        return AsyncRetrying(
+            sleep=sleep,
+            retry=retry_if_exception(retry),
+            stop=stop_after_attempt(self.max_retries + 1) | stop_if_retry_after_exceeds(self.max_retry_after),
+            wait=wait_retry_after(self.backoff()),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+
+async def call_with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    policy: RetryPolicy | None = None,
+    sleep: Sleep = asyncio.sleep,
+    retry: Callable[[BaseException], bool] = is_retryable,
+) -> T:
+    """``await call()``, retried per ``policy`` while ``retry`` accepts the exception it raised.
+
+    The exception of the last attempt surfaces unchanged: at once when ``retry`` rejects it, or once the
+    attempts are used up or a ``Retry-After`` is too long to wait in-process. ``what`` names the call in logs.
+    """
+    policy = policy or RetryPolicy()
+
+    def log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        logger.info("{}: status={} — retry {}/{} in {:.2f}s", what, getattr(error, "status_code", None),
+                    state.attempt_number, policy.max_retries, state.upcoming_sleep)
+
+    controller = policy.retrying(sleep=sleep, retry=retry, before_sleep=log_retry)
+    try:
+        return await controller(call)
+    except Exception as exc:
+        if retry(exc):  # it was worth another try, but the attempts are used up or the wait is too long
+            logger.warning("{}: giving up after {} attempt(s): status={} retry_after={}", what,
+                           controller.statistics.get("attempt_number"), getattr(exc, "status_code", None),
+                           getattr(exc, "retry_after", None))
+        raise
 
 
 @dataclass
@@ -132,7 +227,6 @@ async def request_with_retries(
     before_attempt: Callable[[], Awaitable[None]] | None = None,
     timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     ok: Callable[[int], bool] = lambda status: 200 <= status < 300,
-    rng: random.Random | None = None,
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
     data: Any = None,
@@ -144,14 +238,12 @@ async def request_with_retries(
     connection errors) once the error is not retryable or the retries are used up. Repeated attempts send
     exactly the same headers, so an ``Idempotence-Key`` stays the same across retries.
     """
-    policy = policy or RetryPolicy()
     classify = classify or default_classify(service)
     path = _path_of(url)
-    attempt = 0
-    while True:
+
+    async def attempt() -> HttpResponse:
         if before_attempt is not None:
             await before_attempt()
-        error: UpstreamError
         try:
             async with session.request(
                 method, url, headers=headers, json=json_body, data=data, params=params,
@@ -160,26 +252,18 @@ async def request_with_retries(
                 body = await resp.read()
                 response = HttpResponse(resp.status, resp.headers, body)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            error = UpstreamError(f"{service}: {type(exc).__name__} при запросе {method} {path}",
-                                  service=service, retryable=True)
-            error.__cause__ = exc
-        else:
-            if ok(response.status):
-                return response
-            error = classify(response)
-        if not error.retryable or attempt >= policy.max_retries:
-            logger.warning("{} {} {} failed for good after {} attempt(s): status={} retryable={}", service,
-                           method, path, attempt + 1, error.status_code, error.retryable)
-            raise error
-        if error.retry_after is not None and error.retry_after > policy.max_retry_after:
-            logger.warning("{} {} {}: Retry-After {}s is too long to wait in-process", service, method, path,
-                           error.retry_after)
-            raise error
-        delay = error.retry_after if error.retry_after is not None else policy.delay(attempt, rng)
-        logger.info("{} {} {}: status={} — retry {}/{} in {:.2f}s", service, method, path, error.status_code,
-                    attempt + 1, policy.max_retries, delay)
-        await sleep(delay)
-        attempt += 1
+            raise UpstreamError(f"{service}: {type(exc).__name__} при запросе {method} {path}",
+                                service=service, retryable=True) from exc
+        if ok(response.status):
+            return response
+        raise classify(response)
+
+    try:
+        return await call_with_retries(attempt, what=f"{service} {method} {path}", policy=policy, sleep=sleep)
+    except UpstreamError as error:
+        if not error.retryable:
+            logger.warning("{} {} {} rejected: status={}", service, method, path, error.status_code)
+        raise
 
 
 class SessionOwner:

@@ -25,7 +25,7 @@ import jinja2
 from loguru import logger
 from markupsafe import Markup, escape
 
-from integrations.http import RetryPolicy, Sleep
+from integrations.http import RetryPolicy, Sleep, call_with_retries
 from voronka import paths
 from voronka.errors import NotConfigured, PayloadTooLarge, UpstreamError, ValidationError
 from voronka.settings import Settings
@@ -220,8 +220,8 @@ class Mailer:
             raise NotConfigured("Почта не настроена: задайте SMTP_HOST")
         message = self.build_message(to, subject, text, html, list(attachments))
         implicit_tls = settings.SMTP_PORT == 465
-        attempt = 0
-        while True:
+
+        async def attempt() -> None:
             try:
                 errors, _ = await aiosmtplib.send(
                     message, hostname=settings.SMTP_HOST, port=settings.SMTP_PORT,
@@ -230,23 +230,20 @@ class Mailer:
                     timeout=self._timeout,
                 )
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                retryable = _retryable(exc)
-                if not retryable or attempt >= self._policy.max_retries:
-                    logger.warning("SMTP send failed for good after {} attempt(s): {}", attempt + 1,
-                                   type(exc).__name__)
-                    code = getattr(exc, "code", None)
-                    raise UpstreamError(f"Почтовый сервер не принял письмо: {type(exc).__name__} {code or ''}",
-                                        service=SERVICE, retryable=retryable,
-                                        status_code=code if isinstance(code, int) else None) from exc
-                delay = self._policy.delay(attempt)
-                logger.info("SMTP send failed ({}), retry {}/{} in {:.1f}s", type(exc).__name__, attempt + 1,
-                            self._policy.max_retries, delay)
-                await self._sleep(delay)
-                attempt += 1
-                continue
+                code = getattr(exc, "code", None)
+                raise UpstreamError(f"Почтовый сервер не принял письмо: {type(exc).__name__} {code or ''}",
+                                    service=SERVICE, retryable=_retryable(exc),
+                                    status_code=code if isinstance(code, int) else None) from exc
             if errors:
                 logger.warning("SMTP: {} of {} recipient(s) refused", len(errors), len(to))
-            return str(message["Message-ID"])
+
+        try:
+            await call_with_retries(attempt, what="SMTP send", policy=self._policy, sleep=self._sleep)
+        except UpstreamError as error:
+            if not error.retryable:
+                logger.warning("SMTP send rejected: {}", error.message)
+            raise
+        return str(message["Message-ID"])
 
     async def send_event(self, event: str, audience: Audience, to: Sequence[str],
                          attachments: Iterable[Attachment] = (), **ctx: Any) -> str:

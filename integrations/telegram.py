@@ -5,6 +5,8 @@
 - 403 on a chat (blocked, kicked, deactivated): ``ChatBlocked`` — the caller marks the lead and stops sending.
 - 5xx: retried with backoff; network errors and everything else become ``UpstreamError``.
 
+The retrying is ``integrations.http.call_with_retries`` (tenacity) with a Telegram-specific predicate.
+
 Texts longer than 4096 characters (UTF-16 units, as Telegram counts) are split on sentence boundaries; the
 inline keyboard goes with the last part.
 """
@@ -12,7 +14,6 @@ inline keyboard goes with the last part.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -36,7 +37,7 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from loguru import logger
 
-from integrations.http import RetryPolicy
+from integrations.http import RetryPolicy, call_with_retries
 from integrations.text_split import split_text, utf16_len
 from voronka.errors import UpstreamError, ValidationError
 
@@ -96,53 +97,20 @@ class TelegramSender:
     """Sends through an aiogram ``Bot`` with the retry and error rules above."""
 
     def __init__(self, bot: Bot, *, sleep: Sleep = asyncio.sleep, max_retries: int = 3,
-                 max_retry_after: float = 60.0, rng: random.Random | None = None) -> None:
+                 max_retry_after: float = 60.0) -> None:
         self.bot = bot
         self._sleep = sleep
         self._policy = RetryPolicy(max_retries=max_retries, base_delay=1.0, max_retry_after=max_retry_after)
-        self._rng = rng
 
     async def _run(self, op: str, call: Callable[[], Awaitable[T]], *, chat_id: ChatId | None = None) -> T:
-        attempt = 0
-        while True:
+        async def attempt() -> T:
             try:
                 return await call()
-            except TelegramRetryAfter as exc:
-                delay = float(exc.retry_after)
-                error = UpstreamError(f"Telegram: слишком много запросов, повтор через {exc.retry_after} с",
-                                      service=SERVICE, retryable=True, status_code=429, retry_after=delay)
-                if attempt >= self._policy.max_retries or delay > self._policy.max_retry_after:
-                    logger.warning("telegram {}: 429 retry_after={}s, giving up after {} attempt(s)", op, delay,
-                                   attempt + 1)
-                    raise error from exc
-            except TelegramForbiddenError as exc:
-                if chat_id is not None:
-                    logger.info("telegram {}: chat is closed for the bot (403)", op)
-                    raise ChatBlocked(chat_id, exc.message) from exc
-                raise UpstreamError(f"Telegram: {exc.message}", service=SERVICE, retryable=False,
-                                    status_code=403) from exc
-            except TelegramServerError as exc:
-                if attempt >= self._policy.max_retries:
-                    logger.warning("telegram {}: server error, giving up after {} attempt(s)", op, attempt + 1)
-                    raise UpstreamError(f"Telegram: {exc.message}", service=SERVICE, retryable=True,
-                                        status_code=500) from exc
-                delay = self._policy.delay(attempt, self._rng)
-            except TelegramEntityTooLarge as exc:
-                raise UpstreamError("Telegram: файл слишком большой", service=SERVICE, retryable=False,
-                                    status_code=413) from exc
-            except TelegramNetworkError as exc:
-                # The request may have been delivered: a repeat here could duplicate a message.
-                logger.warning("telegram {}: network error", op)
-                raise UpstreamError(f"Telegram: сеть недоступна ({exc.message})", service=SERVICE,
-                                    retryable=True) from exc
             except TelegramAPIError as exc:
-                status = _status_of(exc)
-                logger.warning("telegram {} rejected: HTTP {}", op, status)
-                raise UpstreamError(f"Telegram: {exc.message}", service=SERVICE, retryable=False,
-                                    status_code=status) from exc
-            logger.info("telegram {}: retry {}/{} in {:.2f}s", op, attempt + 1, self._policy.max_retries, delay)
-            await self._sleep(delay)
-            attempt += 1
+                raise _upstream_error(op, exc, chat_id) from exc
+
+        return await call_with_retries(attempt, what=f"telegram {op}", policy=self._policy, sleep=self._sleep,
+                                       retry=_worth_retrying)
 
     # --- sending --------------------------------------------------------------------------------------
     async def send_text(self, chat_id: ChatId, text: str, buttons: Buttons | None = None, *,
@@ -228,6 +196,34 @@ class TelegramSender:
     async def get_me(self) -> dict[str, Any]:
         me = await self._run("getMe", self.bot.get_me)
         return me.model_dump(exclude_none=True)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Only a 429 (after its ``retry_after``) and a 5xx are sent again: after a network error the message
+    may have been delivered, and a repeat could duplicate it."""
+    return isinstance(exc, UpstreamError) and isinstance(exc.__cause__, TelegramRetryAfter | TelegramServerError)
+
+
+def _upstream_error(op: str, exc: TelegramAPIError, chat_id: ChatId | None) -> UpstreamError:
+    """The ``UpstreamError`` for an aiogram error (``ChatBlocked`` for a 403 on a chat)."""
+    if isinstance(exc, TelegramRetryAfter):
+        return UpstreamError(f"Telegram: слишком много запросов, повтор через {exc.retry_after} с",
+                             service=SERVICE, retryable=True, status_code=429, retry_after=float(exc.retry_after))
+    if isinstance(exc, TelegramForbiddenError):
+        if chat_id is not None:
+            logger.info("telegram {}: chat is closed for the bot (403)", op)
+            return ChatBlocked(chat_id, exc.message)
+        return UpstreamError(f"Telegram: {exc.message}", service=SERVICE, retryable=False, status_code=403)
+    if isinstance(exc, TelegramServerError):
+        return UpstreamError(f"Telegram: {exc.message}", service=SERVICE, retryable=True, status_code=500)
+    if isinstance(exc, TelegramEntityTooLarge):
+        return UpstreamError("Telegram: файл слишком большой", service=SERVICE, retryable=False, status_code=413)
+    if isinstance(exc, TelegramNetworkError):
+        logger.warning("telegram {}: network error", op)
+        return UpstreamError(f"Telegram: сеть недоступна ({exc.message})", service=SERVICE, retryable=True)
+    status = _status_of(exc)
+    logger.warning("telegram {} rejected: HTTP {}", op, status)
+    return UpstreamError(f"Telegram: {exc.message}", service=SERVICE, retryable=False, status_code=status)
 
 
 def _status_of(exc: TelegramAPIError) -> int | None:

@@ -16,8 +16,9 @@ from typing import Any
 
 import openai
 from loguru import logger
+from openai.types import CreateEmbeddingResponse
 
-from integrations.http import RetryPolicy
+from integrations.http import RetryPolicy, call_with_retries
 from integrations.llm.providers import classify
 from voronka.errors import NotConfigured, UpstreamError, ValidationError
 from voronka.settings import Settings
@@ -133,10 +134,9 @@ class OpenAIEmbedder:
         return [found[key] for key in keys]
 
     async def _call(self, inputs: list[str]) -> list[list[float]]:
-        attempt = 0
-        while True:
+        async def attempt() -> CreateEmbeddingResponse:
             try:
-                response = await self._client.embeddings.create(
+                return await self._client.embeddings.create(
                     model=self.model, input=inputs, timeout=self._timeout,
                     dimensions=self.dimensions if self.model.startswith("text-embedding-3") else openai.omit,
                 )
@@ -144,23 +144,18 @@ class OpenAIEmbedder:
                 failure = classify(exc)
                 if failure is None:
                     raise
-                retryable = failure.kind in ("server", "connection", "timeout", "rate_limit")
-                wait = failure.retry_after if failure.retry_after is not None else self._retry.delay(attempt)
-                if not retryable or attempt >= self._retry.max_retries or wait > self._retry.max_retry_after:
-                    if failure.kind == "auth":
-                        logger.error("OpenAI embeddings rejected our API key (HTTP {})", failure.status)
-                    raise UpstreamError(f"OpenAI embeddings failed: {failure.kind}", service="openai",
-                                        retryable=retryable, status_code=failure.status,
-                                        retry_after=failure.retry_after) from exc
-                attempt += 1
-                logger.warning("OpenAI embeddings {} (attempt {}), retrying in {:.2f}s", failure.kind, attempt,
-                               wait)
-                await self._sleep(wait)
-                continue
-            data = sorted(response.data, key=lambda item: item.index)
-            vectors = [list(item.embedding) for item in data]
-            if len(vectors) != len(inputs) or any(len(v) != self.dimensions for v in vectors):
-                raise UpstreamError("OpenAI embeddings: unexpected response shape", service="openai",
-                                    retryable=False)
-            logger.debug("OpenAI embeddings: {} inputs, {} tokens", len(inputs), response.usage.total_tokens)
-            return vectors
+                if failure.kind == "auth":
+                    logger.error("OpenAI embeddings rejected our API key (HTTP {})", failure.status)
+                raise UpstreamError(f"OpenAI embeddings failed: {failure.kind}", service="openai",
+                                    retryable=failure.kind in ("server", "connection", "timeout", "rate_limit"),
+                                    status_code=failure.status, retry_after=failure.retry_after) from exc
+
+        response = await call_with_retries(attempt, what="OpenAI embeddings", policy=self._retry,
+                                           sleep=self._sleep)
+        data = sorted(response.data, key=lambda item: item.index)
+        vectors = [list(item.embedding) for item in data]
+        if len(vectors) != len(inputs) or any(len(v) != self.dimensions for v in vectors):
+            raise UpstreamError("OpenAI embeddings: unexpected response shape", service="openai",
+                                retryable=False)
+        logger.debug("OpenAI embeddings: {} inputs, {} tokens", len(inputs), response.usage.total_tokens)
+        return vectors

@@ -16,18 +16,20 @@ import inspect
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from loguru import logger
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from integrations.llm.errors import LLMError, LLMUnavailable
 from integrations.llm.pricing import cost_usd
 from integrations.llm.providers import (
     COOL_DOWN_KINDS,
     AnthropicProvider,
+    Completion,
     Failure,
     Message,
     OpenAIChatProvider,
@@ -55,6 +57,7 @@ class LLMResult:
 UsageSink = Callable[[Any, LLMResult], Awaitable[None] | None]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+_OpenedStream = tuple[AsyncGenerator[str, None], StreamUsage, str, float]  # pieces, usage, first piece, started
 
 
 def _build_provider(name: str, settings: Settings) -> Provider | None:
@@ -184,10 +187,31 @@ class LLMRouter:
     def _succeeded(self, provider: Provider) -> None:
         self._cooling_until.pop(provider.name, None)
 
-    def _short_rate_limit_wait(self, failure: Failure, already_retried: bool) -> float | None:
-        if failure.kind != "rate_limit" or already_retried or failure.retry_after is None:
+    def _short_rate_limit_wait(self, exc: BaseException | None) -> float | None:
+        """The wait a rate limit asks for, when it is at most ``max_rate_limit_wait``; else None."""
+        failure = classify(exc) if exc is not None else None
+        if failure is None or failure.kind != "rate_limit" or failure.retry_after is None:
             return None
         return failure.retry_after if failure.retry_after <= self.max_rate_limit_wait else None
+
+    def _retrying(self, provider: Provider) -> AsyncRetrying:
+        """One more try of the same provider after a short rate limit (its Retry-After waited out); any other
+        failure, or a second one, is re-raised at once and the caller fails over."""
+
+        def wait(state: RetryCallState) -> float:
+            return self._short_rate_limit_wait(state.outcome.exception() if state.outcome else None) or 0.0
+
+        def log(state: RetryCallState) -> None:
+            logger.info("LLM provider {} asks to retry after {}s", provider.name, state.upcoming_sleep)
+
+        return AsyncRetrying(
+            sleep=self._sleep,
+            retry=retry_if_exception(lambda exc: self._short_rate_limit_wait(exc) is not None),
+            stop=stop_after_attempt(2),
+            wait=wait,
+            before_sleep=log,
+            reraise=True,
+        )
 
     async def _record(self, lead_id: Any, result: LLMResult) -> None:
         logger.info("LLM {} {} in={} out={} cost=${} {}ms", result.provider, result.model,
@@ -211,39 +235,36 @@ class LLMRouter:
         started = time.perf_counter()
         failures: list[str] = []
         for provider in self._available():
-            retried = False
-            while True:
-                try:
-                    async with asyncio.timeout(attempt_timeout):
-                        completion = await provider.complete(system, messages, json_mode=json_mode,
-                                                             max_tokens=max_tokens, timeout=attempt_timeout)
-                    if not completion.text.strip():
-                        raise LLMError("LLM answer is empty", provider=provider.name)
-                except Exception as exc:
-                    failure = classify(exc)
-                    if failure is None:
-                        raise
-                    wait = self._short_rate_limit_wait(failure, retried)
-                    if wait is not None:
-                        retried = True
-                        logger.info("LLM provider {} asks to retry after {}s", provider.name, wait)
-                        await self._sleep(wait)
-                        continue
-                    self._failed(provider, failure)
-                    failures.append(failure.describe(provider.name))
-                    break
-                self._succeeded(provider)
-                result = LLMResult(
-                    text=completion.text,
-                    provider=provider.name,
-                    model=provider.model,
-                    input_tokens=completion.input_tokens,
-                    output_tokens=completion.output_tokens,
-                    cost_usd=cost_usd(provider.model, completion.input_tokens, completion.output_tokens),
-                    latency_ms=round((time.perf_counter() - started) * 1000),
-                )
-                await self._record(lead_id, result)
-                return result
+
+            async def attempt(provider: Provider = provider) -> Completion:
+                async with asyncio.timeout(attempt_timeout):
+                    completion = await provider.complete(system, messages, json_mode=json_mode,
+                                                         max_tokens=max_tokens, timeout=attempt_timeout)
+                if not completion.text.strip():
+                    raise LLMError("LLM answer is empty", provider=provider.name)
+                return completion
+
+            try:
+                completion: Completion = await self._retrying(provider)(attempt)
+            except Exception as exc:
+                failure = classify(exc)
+                if failure is None:
+                    raise
+                self._failed(provider, failure)
+                failures.append(failure.describe(provider.name))
+                continue
+            self._succeeded(provider)
+            result = LLMResult(
+                text=completion.text,
+                provider=provider.name,
+                model=provider.model,
+                input_tokens=completion.input_tokens,
+                output_tokens=completion.output_tokens,
+                cost_usd=cost_usd(provider.model, completion.input_tokens, completion.output_tokens),
+                latency_ms=round((time.perf_counter() - started) * 1000),
+            )
+            await self._record(lead_id, result)
+            return result
         raise LLMUnavailable("Ни один LLM-провайдер не ответил", failures=failures)
 
     async def complete_json(self, system: str, user: str, *, timeout: float, lead_id: Any = None,
@@ -263,65 +284,69 @@ class LLMRouter:
         started = time.perf_counter()
         failures: list[str] = []
         for provider in self._available():
-            retried = False
-            while True:
+
+            async def open_stream(provider: Provider = provider) -> _OpenedStream:
+                """The provider's stream with its first piece (it is closed again when there is none)."""
                 usage = StreamUsage()
                 pieces = provider.stream(system, messages, max_tokens=max_tokens, timeout=attempt_timeout,
                                          usage=usage)
                 attempt_started = time.perf_counter()
                 try:
+                    async with asyncio.timeout(min(self.first_token_seconds, attempt_timeout)):
+                        first = await anext(pieces, None)
+                    if first is None:
+                        raise LLMError("LLM stream ended without text", provider=provider.name)
+                except BaseException:
+                    await pieces.aclose()
+                    raise
+                return pieces, usage, first, attempt_started
+
+            try:
+                opened: _OpenedStream = await self._retrying(provider)(open_stream)
+            except Exception as exc:
+                failure = classify(exc)
+                if failure is None:
+                    raise
+                self._failed(provider, failure)
+                failures.append(failure.describe(provider.name))
+                continue
+            pieces, usage, first, attempt_started = opened
+            try:
+                first_token_ms = round((time.perf_counter() - started) * 1000)
+                yield first
+                parts = [first]
+                deadline = attempt_started + attempt_timeout
+                while True:
                     try:
-                        async with asyncio.timeout(min(self.first_token_seconds, attempt_timeout)):
-                            first = await anext(pieces, None)
-                        if first is None:
-                            raise LLMError("LLM stream ended without text", provider=provider.name)
+                        async with asyncio.timeout(max(0.0, deadline - time.perf_counter())):
+                            piece = await anext(pieces)
+                    except StopAsyncIteration:
+                        break
                     except Exception as exc:
                         failure = classify(exc)
                         if failure is None:
                             raise
-                        wait = self._short_rate_limit_wait(failure, retried)
-                        if wait is not None:
-                            retried = True
-                            await self._sleep(wait)
-                            continue
                         self._failed(provider, failure)
-                        failures.append(failure.describe(provider.name))
-                        break
-                    first_token_ms = round((time.perf_counter() - started) * 1000)
-                    yield first
-                    parts = [first]
-                    deadline = attempt_started + attempt_timeout
-                    while True:
-                        try:
-                            async with asyncio.timeout(max(0.0, deadline - time.perf_counter())):
-                                piece = await anext(pieces)
-                        except StopAsyncIteration:
-                            break
-                        except Exception as exc:
-                            failure = classify(exc)
-                            if failure is None:
-                                raise
-                            self._failed(provider, failure)
-                            raise LLMError("LLM stream broke off", provider=provider.name,
-                                           status_code=failure.status) from exc
-                        parts.append(piece)
-                        yield piece
-                finally:
-                    await pieces.aclose()
-                self._succeeded(provider)
-                text = "".join(parts)
-                result = LLMResult(
-                    text=text,
-                    provider=provider.name,
-                    model=provider.model,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    cost_usd=cost_usd(provider.model, usage.input_tokens, usage.output_tokens),
-                    latency_ms=round((time.perf_counter() - started) * 1000),
-                    first_token_ms=first_token_ms,
-                )
-                await self._record(lead_id, result)
-                return
+                        raise LLMError("LLM stream broke off", provider=provider.name,
+                                       status_code=failure.status) from exc
+                    parts.append(piece)
+                    yield piece
+            finally:
+                await pieces.aclose()
+            self._succeeded(provider)
+            text = "".join(parts)
+            result = LLMResult(
+                text=text,
+                provider=provider.name,
+                model=provider.model,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cost_usd=cost_usd(provider.model, usage.input_tokens, usage.output_tokens),
+                latency_ms=round((time.perf_counter() - started) * 1000),
+                first_token_ms=first_token_ms,
+            )
+            await self._record(lead_id, result)
+            return
         raise LLMUnavailable("Ни один LLM-провайдер не ответил", failures=failures)
 
     async def aclose(self) -> None:
