@@ -79,7 +79,7 @@ def _filtered(statement: Any, flt: LeadFilter) -> Any:
     if flt.search:
         term = flt.search.strip()
         conditions: list[Any] = []
-        if term.isdigit() and len(term) < 10:
+        if term.isascii() and term.isdigit() and len(term) < 10:
             conditions.append(col(Lead.id) == int(term))
         if "@" in term:
             conditions.append(col(Client.email_hash) == contact_hash("email", term))

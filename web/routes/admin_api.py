@@ -63,7 +63,7 @@ def _str(body: dict[str, Any], name: str, *, max_length: int = 256, required: bo
 
 def _id(request: web.Request, name: str = "id") -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise NotFound("Не найдено")
     return int(raw)
 

@@ -237,7 +237,7 @@ async def lead_message(request: web.Request) -> web.StreamResponse:
     nonce = str(form.get("nonce", "") or "")[:64] or None
     try:
         result = await admin_api.do_write(request, lead_id, str(form.get("text", "")),
-                                          conversation_id=int(raw_conv) if raw_conv.isdigit() else None,
+                                          conversation_id=int(raw_conv) if raw_conv.isascii() and raw_conv.isdigit() else None,
                                           idempotency_key=nonce)
     except VoronkaError as exc:
         raise _back(f"/admin/leads/{lead_id}", error=exc.message) from None

@@ -17,7 +17,7 @@ from web import keys
 async def download(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     raw_id = request.match_info["document_id"]
-    if not raw_id.isdigit():
+    if not (raw_id.isascii() and raw_id.isdigit()):
         raise NotFound("Документ не найден")
     if not verify_link(raw_id, request.query.get("exp"), request.query.get("sig"), settings.link_key,
                        now=time.time()):
