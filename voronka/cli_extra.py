@@ -1,4 +1,4 @@
-"""Subcommands of later features (knowledge base, documents, channels, backups, admin, privacy).
+"""Subcommands of later features (knowledge base, documents, channels, backups, admin, privacy, health).
 
 Each ``add_*`` registers its parser and returns {"<command>:<subcommand>" or "<command>": handler}.
 """
@@ -16,4 +16,7 @@ def add_parsers(sub: Any) -> dict[str, Any]:
     from voronka import cli_ops
 
     handlers.update(cli_ops.add_parsers(sub))  # admin, privacy, backup, restore, doc, kb
+    from voronka import cli_health
+
+    handlers.update(cli_health.add_parsers(sub))  # health worker|scheduler|web
     return handlers

@@ -266,9 +266,9 @@ def add_parsers(sub: Any) -> dict[str, Any]:
     p.add_argument("--out", required=True, help="папка для PDF")
     handlers["doc:render"] = cmd_doc_render
 
-    try:
-        import pipelines.knowledge.cli  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("pipelines.knowledge.cli") is None:  # found, not imported: every command starts fast
         return handlers
     kb = sub.add_parser("kb", help="база знаний").add_subparsers(dest="subcommand", required=True)
     p = kb.add_parser("ingest", help="загрузить папку или файл в базу знаний")

@@ -67,6 +67,7 @@ def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None
 
     from workers.broker import load_actors, setup_broker
     from workers.context import configure
+    from workers.heartbeat import WorkerHeartbeat
 
     setup_logging(settings, process="worker")
     setup_sentry(settings, process="worker")
@@ -76,6 +77,7 @@ def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None
     broker = setup_broker(settings, database_url=database_url, redis_url=redis_url)
     configure(settings, database_url=database_url, redis_url=redis_url)
     load_actors()
+    broker.add_middleware(WorkerHeartbeat(redis_url, settings.VORONKA_HEARTBEAT_SECONDS))  # `voronka health worker`
     stop = _stop_event()
     worker = dramatiq.Worker(broker, worker_threads=settings.VORONKA_WORKER_THREADS, worker_timeout=500)
     worker.start()

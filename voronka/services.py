@@ -35,3 +35,12 @@ def service_urls(settings: Settings, *, own: bool = False) -> Iterator[ServiceUr
         yield ServiceUrls(database_url or embedded.database_url, redis_url or embedded.redis_url, embedded)
     finally:
         embedded.stop()
+
+
+def running_redis_url(settings: Settings) -> str:
+    """The Redis URL from settings, else that of the embedded servers already running for the data dir, else "".
+    Starts nothing (``voronka health``)."""
+    if settings.redis_url:
+        return settings.redis_url
+    state = EmbeddedServices(settings.data_dir).read_state()
+    return state.redis_url if state is not None else ""

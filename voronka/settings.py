@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     VORONKA_WORKER_NICE: int = Field(15, ge=0, le=19)  # workers yield the CPU to the web receiver on a small box
     VORONKA_INBOX_SWEEP_SECONDS: int = Field(30, ge=1)  # an inbox row older than this and not processed is re-enqueued
     VORONKA_ACK_TIMEOUT_SECONDS: int = Field(20, ge=2)  # a killed worker's message is redelivered after this
+    VORONKA_HEARTBEAT_SECONDS: float = Field(10.0, gt=0)  # worker/scheduler `voronka health` key refresh (TTL 3×)
     VORONKA_FAULT_PIPELINE_DELAY: float = Field(0.0, ge=0)  # fault injection for tests: hold each job this long
 
     # --- storage ------------------------------------------------------------------------------
