@@ -234,10 +234,11 @@ async def lead_message(request: web.Request) -> web.StreamResponse:
     lead_id = admin_api._id(request)
     form = request["form"]
     raw_conv = str(form.get("conversation_id", "") or "")
+    conversation_id = int(raw_conv) if raw_conv.isascii() and raw_conv.isdigit() else None
     nonce = str(form.get("nonce", "") or "")[:64] or None
     try:
         result = await admin_api.do_write(request, lead_id, str(form.get("text", "")),
-                                          conversation_id=int(raw_conv) if raw_conv.isascii() and raw_conv.isdigit() else None,
+                                          conversation_id=conversation_id,
                                           idempotency_key=nonce)
     except VoronkaError as exc:
         raise _back(f"/admin/leads/{lead_id}", error=exc.message) from None
