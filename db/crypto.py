@@ -23,14 +23,13 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from loguru import logger
 
-if TYPE_CHECKING:
-    from voronka.settings import Settings
+from voronka.settings import Settings, get_settings
 
 PREFIX = "enc1:"
 NONCE_BYTES = 12
@@ -148,8 +147,6 @@ def configure(settings: Settings) -> KeyRing:
 def keyring() -> KeyRing:
     ring = _ring
     if ring is None:
-        from voronka.settings import get_settings
-
         ring = configure(get_settings())
     return ring
 

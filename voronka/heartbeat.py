@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis as redis_lib
 from loguru import logger
 
 PREFIX = "voronka:heartbeat:"
@@ -80,8 +81,6 @@ class HeartbeatThread:
 
     def __init__(self, redis_url: str, process: str, interval: float,
                  alive: Callable[[], bool] = lambda: True) -> None:
-        import redis as redis_lib
-
         self.redis = redis_lib.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self.process = process
         self.interval = interval
@@ -126,8 +125,6 @@ def forget(redis: Any, key: str) -> None:
 # --- checks (``voronka health``) ---------------------------------------------------------------------------------
 def check_process(redis_url: str, process: str, *, host: str | None = None) -> tuple[bool, str]:
     """(alive, one-line message): is there a fresh heartbeat of ``process`` (on ``host``)?"""
-    import redis as redis_lib
-
     where = f" на {host}" if host else ""
     client = redis_lib.Redis.from_url(redis_url, socket_timeout=3, socket_connect_timeout=3)
     try:

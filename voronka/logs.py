@@ -7,7 +7,11 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+import sentry_sdk
 from loguru import logger
+from sentry_sdk.integrations.aiohttp import AioHttpIntegration
+from sentry_sdk.integrations.dramatiq import DramatiqIntegration
+from sentry_sdk.integrations.loguru import LoguruIntegration
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -105,17 +109,10 @@ SENTRY_DATA_COLLECTION: dict[str, Any] = {
 
 def sentry_integrations(process: str) -> list[Any]:
     """Web: aiohttp requests; workers: Dramatiq jobs; every process: loguru errors become Sentry events."""
-    integrations: list[Any] = []
-    from sentry_sdk.integrations.loguru import LoguruIntegration
-
-    integrations.append(LoguruIntegration())
+    integrations: list[Any] = [LoguruIntegration()]
     if process == "web":
-        from sentry_sdk.integrations.aiohttp import AioHttpIntegration
-
         integrations.append(AioHttpIntegration())
     if process == "worker":
-        from sentry_sdk.integrations.dramatiq import DramatiqIntegration
-
         integrations.append(DramatiqIntegration())
     return integrations
 
@@ -124,8 +121,6 @@ def setup_sentry(settings: Settings, *, process: str) -> bool:
     """Error reporting for web, worker, scheduler and bot (``SENTRY_DSN``; off when empty). No personal data."""
     if not settings.SENTRY_DSN:
         return False
-    import sentry_sdk
-
     options: dict[str, Any] = {"before_send": scrub_event, "data_collection": SENTRY_DATA_COLLECTION}
     sentry_sdk.init(dsn=settings.SENTRY_DSN, environment=settings.ENVIRONMENT, traces_sample_rate=0.0,
                     server_name=process, integrations=sentry_integrations(process), **options)

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import redis as redis_lib
 from loguru import logger
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import Metric
@@ -121,8 +122,6 @@ class Publisher:
     """A daemon thread writing this process's registry to Redis every ``interval`` seconds (and once on stop)."""
 
     def __init__(self, redis_url: str, process: str, interval: float) -> None:
-        import redis as redis_lib
-
         self.redis = redis_lib.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self.process = process
         self.interval = interval

@@ -10,6 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docx
+from bs4 import BeautifulSoup
+from docx.opc.exceptions import PackageNotFoundError
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
 from pipelines.knowledge.text import normalise
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
@@ -105,8 +111,6 @@ def parse_text(raw: str, fallback_title: str) -> ParsedDocument:
 
 
 def parse_html(raw: str, fallback_title: str) -> ParsedDocument:
-    from bs4 import BeautifulSoup
-
     soup = BeautifulSoup(raw, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "nav", "footer", "header"]):
         tag.decompose()
@@ -141,9 +145,6 @@ def parse_html(raw: str, fallback_title: str) -> ParsedDocument:
 
 
 def parse_pdf(path: Path, fallback_title: str) -> ParsedDocument:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
     try:
         reader = PdfReader(str(path))
         pages = [page.extract_text() or "" for page in reader.pages]
@@ -160,9 +161,6 @@ def parse_pdf(path: Path, fallback_title: str) -> ParsedDocument:
 
 
 def parse_docx(path: Path, fallback_title: str) -> ParsedDocument:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, OSError, ValueError, KeyError) as exc:

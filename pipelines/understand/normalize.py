@@ -13,6 +13,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import pymorphy3
+from rapidfuzz import fuzz, process
+
 # Latin words we keep as they are (brands, tech terms); everything else Latin is transliterated.
 LATIN_KEEP: frozenset[str] = frozenset(
     {
@@ -110,8 +113,6 @@ _CYR_RE = re.compile(r"^[а-яё]+$")
 @lru_cache(maxsize=1)
 def morph() -> Any:
     """The pymorphy3 analyzer, built once on first use (takes ~0.3 s)."""
-    import pymorphy3
-
     return pymorphy3.MorphAnalyzer()
 
 
@@ -189,8 +190,6 @@ def fix_word(word: str) -> str:
         if w in SLANG:
             return SLANG[w]
     if len(w) >= 4 and _CYR_RE.match(w) and not is_known(w):
-        from rapidfuzz import fuzz, process
-
         folded = _folded_vocab()
         key = _fold(w)
         if key in folded:
