@@ -22,10 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from db.rate_table import DEFAULT_RATES
 from pipelines.document.context import build_context
 from pipelines.document.render import render_pdf, warm_up
 from pipelines.price.engine import calculate, validate_brief
-from pipelines.price.rates import DEFAULT_RATES
 from voronka.settings import Settings
 
 BRIEF = {"product": "ai_manager", "users": 25, "integrations": 3, "hosting": "onprem", "sla": "99.5",

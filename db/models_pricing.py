@@ -1,6 +1,6 @@
 """Price list tables (spec §6.3: base rates and coefficients are stored in the DB, changes are journaled).
 
-Seeded from ``pipelines.price.rates.default_rate_rows()`` / ``default_coefficient_rows()``; read back into a
+Seeded from ``db.rate_table.default_rate_rows()`` / ``default_coefficient_rows()``; read back into a
 ``RateTable`` by ``db.repo_pricing.load_rate_table``.
 """
 

@@ -14,16 +14,11 @@ from loguru import logger
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
-from pipelines.price.rates import (
-    DEFAULT_RATES,
-    OPTION_KEYS,
-    PACKAGES,
-    PRODUCTS,
-    RateTable,
-)
 from voronka.errors import NotFound, ValidationError
+from voronka.vocabulary import PACKAGES, PRICING_SLOTS, PRODUCTS
 
 from .models_pricing import PriceChange, PriceCoefficient, PriceRate
+from .rate_table import DEFAULT_RATES, RateTable
 
 
 def _rate_rows(session: Session) -> list[PriceRate]:
@@ -104,7 +99,7 @@ def update_rate(session: Session, product: str, package: str, base_price: Decima
 def update_coefficient(session: Session, param: str, key: str, value: Decimal | int | str, *,
                        changed_by: str, comment: str = "") -> None:
     """Set one coefficient (band bounds are not editable here) and journal the change."""
-    if param not in ("users", "integrations", *OPTION_KEYS):
+    if param not in PRICING_SLOTS:
         raise ValidationError("Неизвестный параметр.", field="param")
     number = _positive(value, "value")
     seed_defaults(session, changed_by=changed_by)

@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 
 from db.crypto import contact_hash_key
 from db.models import Brief, Client, Conversation, Event, Lead, Stage, utcnow
+from db.rate_table import RateTable
 from db.repo_pricing import load_rate_table
 from pipelines.dialog.engine import stage_rank
-from pipelines.price.rates import RateTable
 from pipelines.reply import add_outbox
 
 CONTACT_SLOTS = ("name", "phone", "email")

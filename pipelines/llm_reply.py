@@ -34,8 +34,8 @@ from pipelines.llm_usage import UsageTag, write_buffered
 from pipelines.understand.types import Understanding
 
 if TYPE_CHECKING:
+    from db.rate_table import RateTable
     from pipelines.conversation import PipelineDeps
-    from pipelines.price.rates import RateTable
 
 LLM_REPLY_INTENTS: tuple[str, ...] = ("product_info", "faq", "objection")
 MAX_ANSWER_CHARS = 700

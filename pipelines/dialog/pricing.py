@@ -9,8 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from db.rate_table import RateTable
 from pipelines.price.engine import QuoteResult, calculate, format_quote_text, format_rub, validate_brief
-from pipelines.price.rates import RateTable
 
 PRICING_SLOTS: tuple[str, ...] = ("users", "integrations", "hosting", "sla", "deadline")
 

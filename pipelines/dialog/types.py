@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pipelines.understand.types import Understanding
 
 if TYPE_CHECKING:
-    from pipelines.price.rates import RateTable
+    from db.rate_table import RateTable
     from pipelines.price.types import QuoteResult
 
 Channel = Literal["avito", "telegram", "site"]

@@ -64,8 +64,8 @@ def doc_render_main(kind: str, brief_path: str, out_dir: str, settings: Settings
                     out: TextIO | None = None, err: TextIO | None = None,
                     issued_at: date | None = None) -> int:
     """Render one document from a brief file into ``out_dir``; print the PDF path. Returns the exit code."""
+    from db.rate_table import DEFAULT_RATES
     from pipelines.price.engine import calculate, validate_brief
-    from pipelines.price.rates import DEFAULT_RATES
 
     stdout = out or sys.stdout
     stderr = err or sys.stderr

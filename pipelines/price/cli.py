@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from db.rate_table import RateTable
 from voronka.errors import ValidationError
 
 from .engine import calculate, validate_brief
-from .rates import RateTable
 
 EXIT_OK = 0
 EXIT_INVALID = 2

@@ -25,21 +25,13 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeGuard
 
+from db.rate_table import RateTable
 from pipelines.russian import plural
 from voronka.errors import ValidationError
-
-from .rates import (
-    OPTION_KEYS,
-    PACKAGE_NAMES,
-    PACKAGES,
-    PARAMS,
-    PRODUCT_NAMES,
-    PRODUCT_NAMES_GEN,
-    PRODUCTS,
-    RateTable,
-)
+from voronka.vocabulary import OPTION_KEYS, PACKAGE_TITLES, PACKAGES, PRICING_SLOTS, PRODUCT_INFO, PRODUCTS
 
 MAX_USERS = 1_000_000
+_PRODUCT_HINTS = tuple(f"{p} ({p.info.title})" for p in PRODUCTS)  # «ai_lawyer (ИИ-Юрист)» in error messages
 ROUNDING_STEP = Decimal(1000)
 CURRENCY = "RUB"
 NBSP = "\u00a0"
@@ -190,11 +182,9 @@ def validate_brief(data: object) -> Brief:
 
     product = data.get("product")
     if product is None:
-        raise _invalid("Укажите продукт: ai_manager (ИИ-Менеджер), ai_lawyer (ИИ-Юрист) или ai_analyst "
-                       "(ИИ-Аналитик).", "product")
+        raise _invalid(f"Укажите продукт: {', '.join(_PRODUCT_HINTS[:-1])} или {_PRODUCT_HINTS[-1]}.", "product")
     if not isinstance(product, str) or product not in PRODUCTS:
-        raise _invalid("Неизвестный продукт. Доступны: ai_manager (ИИ-Менеджер), ai_lawyer (ИИ-Юрист), "
-                       "ai_analyst (ИИ-Аналитик).", "product")
+        raise _invalid(f"Неизвестный продукт. Доступны: {', '.join(_PRODUCT_HINTS)}.", "product")
 
     users = data.get("users")
     if users is None:
@@ -309,7 +299,7 @@ def coefficients_for(brief: Brief, rates: RateTable, *, hosting: str | None = No
 
 def _price(base: Decimal, coefficients: dict[str, Decimal]) -> Decimal:
     amount = base
-    for param in PARAMS:
+    for param in PRICING_SLOTS:
         amount *= coefficients[param]
     return round_price(amount)
 
@@ -333,7 +323,7 @@ def calculate(brief: Brief, rates: RateTable) -> QuoteResult:
         base = rates.base_price(brief.product, code)
         price = _price(base, coefficients)
         includes = [*PACKAGE_INCLUDES[brief.product][code], HOSTING_INCLUDES[hosting], SLA_INCLUDES[sla]]
-        package = PackageQuote(code=code, name=PACKAGE_NAMES[code], price=price, coefficients=coefficients,
+        package = PackageQuote(code=code, name=PACKAGE_TITLES[code], price=price, coefficients=coefficients,
                                includes=includes, hosting=hosting, sla=sla, base_price=base)
         package.notes = _notes(code, brief, hosting, sla)
         package.drivers = _drivers(package, brief, rates)
@@ -399,7 +389,7 @@ def _notes(code: str, brief: Brief, hosting: str, sla: str) -> list[str]:
 def _drivers(package: PackageQuote, brief: Brief, rates: RateTable) -> list[str]:
     rule = PACKAGE_RULES[package.code]
     coefficients = package.coefficients
-    drivers: list[str] = [f"Базовая ставка {package.name} для {PRODUCT_NAMES_GEN[brief.product]} — "
+    drivers: list[str] = [f"Базовая ставка {package.name} для {PRODUCT_INFO[brief.product].title_genitive} — "
                           f"{format_rub(package.base_price)}."]
 
     def alt_price(param: str, value: Decimal) -> str:
@@ -471,7 +461,7 @@ def format_quote_text(result: QuoteResult, channel: str) -> str:
 
     Plain text on every channel: messages are sent without a parse mode, and the site widget shows text as is.
     """
-    lines = [f"Расчёт для {PRODUCT_NAMES_GEN[result.brief.product]}: {describe_brief(result.brief)}.", ""]
+    lines = [f"Расчёт для {PRODUCT_INFO[result.brief.product].title_genitive}: {describe_brief(result.brief)}.", ""]
     for package in result.packages:
         lines.append(f"{package.name} — {format_rub(package.price)}")
         for text in (*package.notes, *package.drivers[1:]):
@@ -485,7 +475,6 @@ def format_quote_text(result: QuoteResult, channel: str) -> str:
 __all__ = [
     "PACKAGE_INCLUDES",
     "PACKAGE_RULES",
-    "PRODUCT_NAMES",
     "Brief",
     "PackageQuote",
     "QuoteResult",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from db.rate_table import Band, Option, RateTable
+
 from .engine import Brief, PackageQuote, QuoteResult
-from .rates import Band, Option, RateTable
 
 __all__ = ["Band", "Brief", "Option", "PackageQuote", "QuoteResult", "RateTable"]

@@ -7,8 +7,8 @@ import re
 import time
 from typing import Any
 
+from db.rate_table import DEFAULT_RATES
 from pipelines.price.engine import format_rub, quote
-from pipelines.price.rates import DEFAULT_RATES
 
 
 class Visitor:

@@ -12,11 +12,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db.models import Client, Document, Lead
+from db.rate_table import DEFAULT_RATES
 from pipelines.document.context import brief_hash, build_context
 from pipelines.document.render import render_pdf
 from pipelines.document.storage import absolute_path, issue_document
 from pipelines.price.engine import calculate, validate_brief
-from pipelines.price.rates import DEFAULT_RATES
 
 DAY = date(2026, 5, 12)
 

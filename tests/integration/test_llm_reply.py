@@ -16,19 +16,21 @@ import pytest
 from sqlmodel import Session, select
 
 from db.models import Client, Event, Lead
+from db.rate_table import DEFAULT_RATES
 from integrations.llm.pricing import cost_usd
 from integrations.llm.router import LLMRouter
 from pipelines.conversation import PipelineDeps
 from pipelines.dialog.engine import decide, expecting_slot
 from pipelines.dialog.pricing import rub, start_price
+from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, DialogInput, Knowledge
 from pipelines.llm_reply import ReplyInput, llm_answer, plain_answer, refine_decision
 from pipelines.llm_sync import run_llm
 from pipelines.llm_usage import UsageTag, make_usage_sink
-from pipelines.price.rates import DEFAULT_RATES
 from pipelines.understand.offline import understand_offline
 from tests.fakes.anthropic_fake import AnthropicFake
 from tests.fakes.openai_fake import OpenAIFake
+from voronka.vocabulary import Product
 
 OPENAI_KEY = "sk-openai-test"
 ANTHROPIC_KEY = "sk-ant-test"
@@ -80,11 +82,11 @@ async def make_deps(settings: Any, openai_fake: OpenAIFake,
 
 
 def dialog_turn(text: str = QUESTION, *, channel: str = "site", knowledge: list[Knowledge] | None = None,
-                state: dict[str, Any] | None = None,
+                state: DialogState | None = None,
                 brief: dict[str, Any] | None = None) -> tuple[Decision, ReplyInput]:
     """The offline decision for a question asked while the dialog waits for the number of users."""
-    state = state if state is not None else {"greeted": True, "product": "ai_lawyer", "step": "users",
-                                             "asked": ["industry", "users"]}
+    state = state if state is not None else DialogState(greeted=True, product=Product.AI_LAWYER, step="users",
+                                                        asked=["industry", "users"])
     brief = brief if brief is not None else {"product": "ai_lawyer", "industry": "логистика"}
     knowledge = KNOWLEDGE if knowledge is None else knowledge
     understanding = understand_offline(text, current_product=brief.get("product"), expecting=expecting_slot(state))

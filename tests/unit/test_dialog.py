@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from db.rate_table import DEFAULT_RATES
 from pipelines.dialog.engine import decide, expecting_slot
+from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Button, Decision, DialogInput, Knowledge
 from pipelines.price.engine import calculate, format_rub, validate_brief
-from pipelines.price.rates import DEFAULT_RATES
 from pipelines.understand.types import Understanding
+from voronka.vocabulary import Product
 
 MSK = ZoneInfo("Europe/Moscow")
 WORK_TIME = datetime(2026, 11, 24, 12, 0, tzinfo=MSK)  # Tuesday noon
@@ -44,7 +46,7 @@ class Chat:
     """One conversation: keeps state, brief, history and counts quotes like the caller does."""
 
     channel: str = "telegram"
-    state: dict[str, Any] = field(default_factory=dict)
+    state: DialogState = field(default_factory=DialogState)
     brief: dict[str, Any] = field(default_factory=dict)
     max_recalc: int = 20
     now: datetime = WORK_TIME
@@ -67,7 +69,7 @@ class Chat:
             self.history.append({"role": "client", "text": text})
         for reply in decision.replies:
             self.history.append({"role": "assistant", "text": reply.text})
-        step = self.state.get("step")
+        step = self.state.step
         if decision.replies and step and step not in ("offer",):
             self.asked.append(step)
         self.decisions.append(decision)
@@ -201,7 +203,7 @@ def test_closed_questions_have_buttons_or_listed_options(channel: str) -> None:
     chat.send("больше заявок", U(goals="больше заявок"))
     chat.send("3", U(integrations=3))
     hosting_q = chat.decisions[-1]
-    assert chat.state["step"] == "hosting"
+    assert chat.state.step == "hosting"
     if channel == "avito":
         assert "облак" in all_text(hosting_q) and "on-premise" in all_text(hosting_q)
         assert "до 10" in all_text(users_q)
@@ -251,16 +253,16 @@ def test_multi_slot_message_through_offline_nlu() -> None:
     assert chat.brief.get("users") == 40
     assert chat.brief.get("hosting") == "onprem"
     assert chat.brief.get("deadline") == "lt1w"
-    assert chat.state["step"] not in ("product", "users", "hosting", "deadline")
+    assert chat.state.step not in ("product", "users", "hosting", "deadline")
 
 
 def test_avito_listing_product_skips_product_question() -> None:
-    chat = Chat(channel="avito", state={"product": "ai_analyst"})
+    chat = Chat(channel="avito", state=DialogState(product=Product.AI_ANALYST))
     d = chat.send("Здравствуйте, актуально?", U("greeting"))
     text = all_text(d)
     assert text.startswith("Да, актуально!")
     assert "ИИ-Аналитик" in text
-    assert chat.state["step"] == "industry"
+    assert chat.state.step == "industry"
     assert chat.brief["product"] == "ai_analyst"
     assert d.replies[0].buttons == []
 
@@ -292,7 +294,7 @@ def test_price_question_before_brief_gives_from_price_and_continues() -> None:
     assert f"от {format_rub(start)}" in text
     assert "пользовател" in text and "интеграц" in text and "SLA" in text  # the parameters are named
     assert d.quote is None
-    assert chat.state["step"] == "industry"  # the unanswered question is asked again
+    assert chat.state.step == "industry"  # the unanswered question is asked again
     assert "сфере" in text
 
 
@@ -303,7 +305,7 @@ def test_price_question_without_product_lists_all_products_from_prices() -> None
     for product in ("ai_manager", "ai_lawyer", "ai_analyst"):
         start = calculate(validate_brief({"product": product, "users": 1}), DEFAULT_RATES).package("start").price
         assert format_rub(start) in text
-    assert chat.state["step"] == "product"
+    assert chat.state.step == "product"
 
 
 def test_changed_answer_after_quote_recomputes_and_says_what_changed() -> None:
@@ -361,7 +363,7 @@ def test_handoff_when_client_asks_and_silence_after() -> None:
     assert "Telegram" in summary and "ИИ-Юрист" in summary and "+79260000000" in summary
     assert "40 пользователей" in summary and "позовите живого человека" in summary
     assert [a.kind for a in d.actions] == ["handoff"]
-    assert chat.state["handoff"] is True
+    assert chat.state.handoff is True
 
     after = chat.send("алло, вы тут?", U("other", confidence=0.1))
     assert after.replies == [] and after.actions == [] and after.handoff is None
@@ -398,7 +400,7 @@ def test_handoff_after_two_misunderstandings_in_a_row() -> None:
     d = chat.send("ъъъ", U("other", confidence=0.1))
     assert d.handoff is None
     assert "не совсем понял" in all_text(d)
-    assert chat.state["step"] == "users"  # asks the same question again
+    assert chat.state.step == "users"  # asks the same question again
     d = chat.send("ыыы", U("other", confidence=0.1))
     assert d.handoff is not None and d.handoff["reason"] == "not_understood"
     assert chat.send("привет", U("greeting")).replies == []
@@ -440,7 +442,7 @@ def test_unknown_or_malformed_callback_gets_a_polite_reply(callback: str) -> Non
     d = chat.press(callback)
     assert d.replies and all_text(d).strip()
     assert d.handoff is None
-    assert chat.state["step"] == "product"  # the conversation goes on
+    assert chat.state.step == "product"  # the conversation goes on
 
 
 def test_every_offer_button_works() -> None:
@@ -453,7 +455,7 @@ def test_every_offer_button_works() -> None:
     assert [a.data for a in d.actions if a.kind == "payment"] == [{"package": "enterprise"}]
     assert engine_prices(chat.brief)["enterprise"] in all_text(d)
     d = chat.press("package:start")
-    assert chat.state["package"] == "start"
+    assert chat.state.package == "start"
     assert "pay:start" in callbacks(d)
 
 
@@ -461,7 +463,7 @@ def test_restart_keeps_contacts() -> None:
     chat = quoted_chat()
     d = chat.send("/cancel", U("other", confidence=0.0))
     assert chat.brief == {"name": "Анна", "phone": "+79260000000"}
-    assert chat.state["step"] == "product"
+    assert chat.state.step == "product"
     assert "product:ai_lawyer" in callbacks(d)
     chat.press("restart")
     assert chat.brief == {"name": "Анна", "phone": "+79260000000"}
@@ -476,7 +478,7 @@ def test_document_before_quote_asks_brief_then_sends_proposal_with_the_quote() -
     chat.send("Нужен ИИ-менеджер, 5 человек", U("brief", "ai_manager", users=5))
     d = chat.send("пришлите КП", U("documents"))
     assert not any(a.kind == "document" for a in d.actions)
-    assert chat.state["step"] == "integrations"  # industry/goals skipped: the client wants the document
+    assert chat.state.step == "integrations"  # industry/goals skipped: the client wants the document
     chat.press("slot:integrations:0")
     chat.press("slot:hosting:cloud")
     chat.press("slot:sla:standard")
@@ -493,11 +495,11 @@ def test_payment_asks_package_then_contact_then_pays() -> None:
                 integrations=0))
     d = chat.send("как оплатить?", U("payment"))
     assert d.quote is not None
-    assert chat.state["step"] == "package"
+    assert chat.state.step == "package"
     assert {"package:start", "package:optimum", "package:enterprise"} == callbacks(d)
     d = chat.press("package:optimum")
     assert not any(a.kind == "payment" for a in d.actions)
-    assert chat.state["step"] == "phone"
+    assert chat.state.step == "phone"
     d = chat.send("pay@firm.ru", U(email="pay@firm.ru"))
     assert [a.data for a in d.actions if a.kind == "payment"] == [{"package": "optimum"}]
     assert engine_prices(chat.brief)["optimum"] in all_text(d)
@@ -506,7 +508,7 @@ def test_payment_asks_package_then_contact_then_pays() -> None:
 def test_payment_by_text_on_avito_lists_packages_in_text() -> None:
     chat = quoted_chat(channel="avito")
     chat.send("хочу оплатить", U("payment"))
-    assert chat.state["step"] == "package"
+    assert chat.state.step == "package"
     d = chat.decisions[-1]
     assert "Старт" in all_text(d) and "Enterprise" in all_text(d) and all_buttons(d) == []
     d = chat.send("оптимум", U("other", confidence=0.2))
@@ -526,7 +528,7 @@ def test_booking_needs_a_contact() -> None:
 def test_contract_needs_package_and_name() -> None:
     chat = quoted_chat()
     chat.press("doc:contract")
-    assert chat.state["step"] == "package"
+    assert chat.state.step == "package"
     d = chat.press("package:optimum")
     assert [a.data for a in d.actions if a.kind == "document"] == [{"kind": "contract", "package": "optimum"}]
 
@@ -542,7 +544,7 @@ def test_contacts_can_be_skipped_and_the_price_is_shown() -> None:
                 integrations=0))
     chat.send("стройка", U(industry="строительство"))
     chat.send("договоры", U(goals="договоры"))
-    assert chat.state["step"] == "contacts"
+    assert chat.state.step == "contacts"
     d = chat.send("дальше", U("other", confidence=0.2, name="Дальше"))
     assert d.quote is not None
     assert "name" not in chat.brief
@@ -572,11 +574,11 @@ def test_dont_know_takes_a_sensible_default() -> None:
     chat.send("ИИ-менеджер на 5 человек, без интеграций", U("brief", "ai_manager", users=5, integrations=0))
     chat.send("стройка", U(industry="строительство"))
     chat.send("больше продаж", U(goals="больше продаж"))
-    assert chat.state["step"] == "hosting"
+    assert chat.state.step == "hosting"
     d = chat.send("не знаю", U("other", confidence=0.2))
     assert chat.brief["hosting"] == "cloud"
     assert "облако" in all_text(d)
-    assert chat.state["step"] == "sla"
+    assert chat.state.step == "sla"
 
 
 # --- knowledge answers ----------------------------------------------------------------------------------
@@ -605,7 +607,7 @@ def test_builtin_objection_answers_when_knowledge_is_empty(text: str, marker: st
     d = chat.send(text, U("objection"))
     assert marker in all_text(d)
     assert "₽" not in all_text(d)
-    assert chat.state["step"] == "industry"  # and the funnel goes on
+    assert chat.state.step == "industry"  # and the funnel goes on
 
 
 def test_product_info_without_knowledge_uses_the_pitch() -> None:
@@ -638,9 +640,9 @@ def test_second_price_question_is_short_and_skips_soft_questions() -> None:
     chat.send("сколько стоит?", U("price"))
     d = chat.send("ну а сколько?", U("price"))
     assert "Осталось 5 вопросов" in all_text(d)
-    assert chat.state["step"] == "users"  # industry/goals skipped for an impatient client
+    assert chat.state.step == "users"  # industry/goals skipped for an impatient client
     chat.send("8", U(users=8))
-    assert chat.state["step"] == "integrations"
+    assert chat.state.step == "integrations"
 
 
 def test_price_question_with_known_pricing_slots_shows_the_quote_at_once() -> None:
@@ -668,10 +670,10 @@ def test_out_of_turn_industry_is_acknowledged() -> None:
     chat.send("Здравствуйте", U("greeting"))
     chat.press("product:ai_analyst")
     chat.send("не важно", U("other", confidence=0.2))  # industry skipped
-    assert chat.state["step"] == "users"
+    assert chat.state.step == "users"
     d = chat.send("розница, 5 магазинов", U(industry="розница"))
     assert "сфера — розница" in all_text(d)
-    assert chat.state["step"] == "users"
+    assert chat.state.step == "users"
 
 
 def test_offer_is_shortened_after_the_first_time() -> None:
@@ -681,7 +683,7 @@ def test_offer_is_shortened_after_the_first_time() -> None:
     d = chat.send("ок", U("other", confidence=0.2))
     assert "Что дальше?" not in all_text(d)
     assert "doc:proposal" in callbacks(d)
-    assert d.handoff is None and chat.state.get("miss_streak") == 0
+    assert d.handoff is None and chat.state.miss_streak == 0
 
 
 def test_product_question_about_another_product_does_not_switch() -> None:
@@ -701,13 +703,13 @@ def test_numbered_product_choice_on_avito() -> None:
 
 
 def test_decide_does_not_mutate_its_input() -> None:
-    state: dict[str, Any] = {}
+    state = DialogState()
     brief: dict[str, Any] = {}
     decision = decide(DialogInput(
         channel="telegram", text="юрист на 10 человек", callback=None,
         understanding=U("brief", "ai_lawyer", users=10), state=state, brief=brief, history=[], knowledge=[],
         rates=DEFAULT_RATES, quotes_done=0, max_quote_recalculations=20, now=WORK_TIME))
-    assert state == {} and brief == {}
+    assert state == DialogState() and brief == {}
     assert decision.brief == {"product": "ai_lawyer", "users": 10} and decision.brief_changed
 
 
@@ -723,11 +725,11 @@ def test_declining_the_contact_for_a_booking_drops_it_without_looping() -> None:
     chat = Chat()
     chat.send("Здравствуйте", U("greeting"))
     chat.send("хочу консультацию", U("booking"))
-    assert chat.state["step"] == "phone"
+    assert chat.state.step == "phone"
     d = chat.send("не хочу", U("other", confidence=0.2))
-    assert "pending" not in chat.state
+    assert chat.state.pending is None
     assert not any(a.kind == "booking" for a in d.actions)
-    assert chat.state["step"] == "product"  # back to the funnel
+    assert chat.state.step == "product"  # back to the funnel
 
 
 def test_a_bare_name_after_the_quote_is_taken_as_the_name() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from db.rate_table import DEFAULT_RATES
 from pipelines.document.context import build_context, st00012_payload
 from pipelines.price.engine import calculate, validate_brief
-from pipelines.price.rates import DEFAULT_RATES
 from voronka.errors import ValidationError
 from voronka.settings import Settings
 

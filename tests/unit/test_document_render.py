@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from db.rate_table import DEFAULT_RATES
 from pipelines.document import render as render_module
 from pipelines.document.context import build_context
 from pipelines.document.render import DocumentTooLarge, render_html, render_pdf
 from pipelines.price.engine import calculate, validate_brief
-from pipelines.price.rates import DEFAULT_RATES
 from voronka.settings import Settings
 
 PRODUCTS = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист", "ai_analyst": "ИИ-Аналитик"}

@@ -13,23 +13,20 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from db.rate_table import DEFAULT_RATES
 from pipelines.price.engine import PACKAGE_INCLUDES, SLA_INCLUDES, calculate, round_price, validate_brief
-from pipelines.price.rates import (
-    BAND_PARAMS,
-    DEFAULT_RATES,
-    OPTION_PARAMS,
-    PACKAGE_NAMES,
-    PACKAGES,
-    PARAM_NAMES,
-    PRODUCT_NAMES,
-    PRODUCTS,
-)
+from voronka.vocabulary import BAND_SLOTS as BAND_PARAMS
+from voronka.vocabulary import OPTION_SLOTS as OPTION_PARAMS
+from voronka.vocabulary import PACKAGE_TITLES as PACKAGE_NAMES
+from voronka.vocabulary import PACKAGES, PRODUCT_INFO, PRODUCTS
+from voronka.vocabulary import PRICING_SLOT_TITLES as PARAM_NAMES
 
 KB = Path(__file__).resolve().parents[2] / "knowledge_base"
 FOLDERS = ("services", "usp", "cases", "faq", "prices", "policies", "scripts")
 R = DEFAULT_RATES
 
 PACKAGE_BY_NAME = {name: code for code, name in PACKAGE_NAMES.items()}
+PRODUCT_NAMES = {code: info.title for code, info in PRODUCT_INFO.items()}
 PRODUCT_BY_NAME = {name: code for code, name in PRODUCT_NAMES.items()}
 PARAM_BY_NAME = {name: code for code, name in PARAM_NAMES.items()}
 

@@ -13,6 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from db.rate_table import (
+    DEFAULT_RATES,
+    RateTable,
+    default_coefficient_rows,
+    default_rate_rows,
+)
 from pipelines.price.cli import quote_main
 from pipelines.price.engine import (
     Brief,
@@ -20,12 +26,6 @@ from pipelines.price.engine import (
     format_quote_text,
     round_price,
     validate_brief,
-)
-from pipelines.price.rates import (
-    DEFAULT_RATES,
-    RateTable,
-    default_coefficient_rows,
-    default_rate_rows,
 )
 from voronka.errors import ValidationError
 

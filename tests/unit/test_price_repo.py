@@ -10,9 +10,9 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, SQLModel, select
 
 from db.models_pricing import PriceChange
+from db.rate_table import DEFAULT_RATES
 from db.repo_pricing import load_rate_table, price_history, seed_defaults, update_coefficient, update_rate
 from pipelines.price.engine import calculate, validate_brief
-from pipelines.price.rates import DEFAULT_RATES
 from voronka.errors import NotFound, ValidationError
 
 

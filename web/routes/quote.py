@@ -7,9 +7,9 @@ import time
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.rate_table import RateTable
 from db.repo_pricing import load_rate_table
 from pipelines.price.engine import quote
-from pipelines.price.rates import RateTable
 from web import keys
 from web.jsonutil import json_response
 from web.routes.site_chat import read_json

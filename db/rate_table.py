@@ -2,9 +2,10 @@
 
 ``DEFAULT_RATES`` is the agency's current price list. The database (``price_rates`` /
 ``price_coefficients``, see ``db/models_pricing.py``) is seeded from ``default_rate_rows()`` /
-``default_coefficient_rows()`` and an admin may change it later; ``RateTable.from_rows`` builds the table back
-from those rows. The knowledge base price documents (``knowledge_base/prices/``) quote the same numbers, and
-``tests/unit/test_kb_content.py`` keeps them equal.
+``default_coefficient_rows()`` (``db/repo_pricing.py``) and an admin may change it later; ``RateTable.from_rows``
+builds the table back from those rows. The knowledge base price documents (``knowledge_base/prices/``) quote the
+same numbers, and ``tests/unit/test_kb_content.py`` keeps them equal. The products, packages, parameters and option
+keys are the vocabulary's (``voronka/vocabulary.py``).
 
 Bands are inclusive on both ends; the last band has no upper bound (``upper is None``).
 """
@@ -16,26 +17,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-PRODUCTS: tuple[str, ...] = ("ai_manager", "ai_lawyer", "ai_analyst")
-PACKAGES: tuple[str, ...] = ("start", "optimum", "enterprise")
-PARAMS: tuple[str, ...] = ("users", "integrations", "hosting", "sla", "deadline")
-BAND_PARAMS: tuple[str, ...] = ("users", "integrations")
-OPTION_PARAMS: tuple[str, ...] = ("hosting", "sla", "deadline")
-
-# Allowed option keys, cheapest first (the order matters: package rules clamp SLA along it).
-OPTION_KEYS: dict[str, tuple[str, ...]] = {
-    "hosting": ("cloud", "hybrid", "onprem"),
-    "sla": ("standard", "99.5", "99.9"),
-    "deadline": ("standard", "lt2w", "lt1w"),
-}
-
-PRODUCT_NAMES: dict[str, str] = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист",
-                                 "ai_analyst": "ИИ-Аналитик"}
-PRODUCT_NAMES_GEN: dict[str, str] = {"ai_manager": "ИИ-Менеджера", "ai_lawyer": "ИИ-Юриста",
-                                     "ai_analyst": "ИИ-Аналитика"}
-PACKAGE_NAMES: dict[str, str] = {"start": "Старт", "optimum": "Оптимум", "enterprise": "Enterprise"}
-PARAM_NAMES: dict[str, str] = {"users": "Пользователи", "integrations": "Интеграции", "hosting": "Размещение",
-                               "sla": "SLA", "deadline": "Сроки"}
+from voronka.vocabulary import (
+    BAND_SLOTS,
+    OPTION_KEYS,
+    OPTION_SLOTS,
+    PACKAGES,
+    PRICING_SLOTS,
+    PRODUCTS,
+    Package,
+    PricingSlot,
+    Product,
+)
 
 
 @dataclass(frozen=True)
@@ -78,9 +70,9 @@ class RateTable:
         return self.base[(product, package)]
 
     def bands(self, param: str) -> tuple[Band, ...]:
-        if param == "users":
+        if param == PricingSlot.USERS:
             return self.users
-        if param == "integrations":
+        if param == PricingSlot.INTEGRATIONS:
             return self.integrations
         raise KeyError(param)
 
@@ -95,11 +87,11 @@ class RateTable:
         return bands.index(self.band(param, n))
 
     def options(self, param: str) -> tuple[Option, ...]:
-        if param == "hosting":
+        if param == PricingSlot.HOSTING:
             return self.hosting
-        if param == "sla":
+        if param == PricingSlot.SLA:
             return self.sla
-        if param == "deadline":
+        if param == PricingSlot.DEADLINE:
             return self.deadline
         raise KeyError(param)
 
@@ -118,7 +110,7 @@ class RateTable:
         for key, price in self.base.items():
             if price <= 0:
                 raise ValueError(f"base price for {key} must be positive")
-        for param, start in (("users", 1), ("integrations", 0)):
+        for param, start in ((PricingSlot.USERS, 1), (PricingSlot.INTEGRATIONS, 0)):
             bands = self.bands(param)
             if not bands:
                 raise ValueError(f"rate table has no {param} bands")
@@ -135,28 +127,28 @@ class RateTable:
                     expected = band.upper + 1
                 if band.value <= 0:
                     raise ValueError(f"{param} band {band.key} must have a positive coefficient")
-        for param in OPTION_PARAMS:
+        for param in OPTION_SLOTS:
             keys = tuple(o.key for o in self.options(param))
-            if keys != OPTION_KEYS[param]:
-                raise ValueError(f"{param} options must be exactly {OPTION_KEYS[param]} in that order, "
-                                 f"got {keys}")
+            allowed = tuple(map(str, OPTION_KEYS[param]))
+            if keys != allowed:
+                raise ValueError(f"{param} options must be exactly {allowed} in that order, got {keys}")
             if any(o.value <= 0 for o in self.options(param)):
                 raise ValueError(f"{param} coefficients must be positive")
 
     # --- rows (DB seed / DB load) ----------------------------------------------------------------
     def rate_rows(self) -> list[dict[str, Any]]:
-        return [{"product": p, "package": k, "base_price": self.base[(p, k)]}
+        return [{"product": p.value, "package": k.value, "base_price": self.base[(p, k)]}
                 for p in PRODUCTS for k in PACKAGES]
 
     def coefficient_rows(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for param in BAND_PARAMS:
+        for param in BAND_SLOTS:
             for band in self.bands(param):
-                rows.append({"param": param, "key": band.key, "lower": band.lower, "upper": band.upper,
+                rows.append({"param": param.value, "key": band.key, "lower": band.lower, "upper": band.upper,
                              "value": band.value, "label": band.label})
-        for param in OPTION_PARAMS:
+        for param in OPTION_SLOTS:
             for option in self.options(param):
-                rows.append({"param": param, "key": option.key, "lower": None, "upper": None,
+                rows.append({"param": param.value, "key": option.key, "lower": None, "upper": None,
                              "value": option.value, "label": option.label})
         return rows
 
@@ -178,7 +170,7 @@ class RateTable:
         by_param: dict[str, list[Mapping[str, Any]]] = {}
         for row in coefficient_rows:
             by_param.setdefault(str(row["param"]), []).append(row)
-        unknown = set(by_param) - set(PARAMS)
+        unknown = set(by_param) - set(PRICING_SLOTS)
         if unknown:
             raise ValueError(f"unknown coefficient parameters: {sorted(unknown)}")
 
@@ -212,15 +204,15 @@ def _d(value: str) -> Decimal:
 
 DEFAULT_RATES = RateTable(
     base={
-        ("ai_manager", "start"): _d("90000"),
-        ("ai_manager", "optimum"): _d("180000"),
-        ("ai_manager", "enterprise"): _d("390000"),
-        ("ai_lawyer", "start"): _d("120000"),
-        ("ai_lawyer", "optimum"): _d("240000"),
-        ("ai_lawyer", "enterprise"): _d("490000"),
-        ("ai_analyst", "start"): _d("150000"),
-        ("ai_analyst", "optimum"): _d("290000"),
-        ("ai_analyst", "enterprise"): _d("590000"),
+        (Product.AI_MANAGER, Package.START): _d("90000"),
+        (Product.AI_MANAGER, Package.OPTIMUM): _d("180000"),
+        (Product.AI_MANAGER, Package.ENTERPRISE): _d("390000"),
+        (Product.AI_LAWYER, Package.START): _d("120000"),
+        (Product.AI_LAWYER, Package.OPTIMUM): _d("240000"),
+        (Product.AI_LAWYER, Package.ENTERPRISE): _d("490000"),
+        (Product.AI_ANALYST, Package.START): _d("150000"),
+        (Product.AI_ANALYST, Package.OPTIMUM): _d("290000"),
+        (Product.AI_ANALYST, Package.ENTERPRISE): _d("590000"),
     },
     users=(
         Band("1-10", 1, 10, _d("1.0"), "1–10"),
