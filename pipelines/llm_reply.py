@@ -29,6 +29,7 @@ from sqlmodel import Session
 from pipelines.dialog import texts
 from pipelines.dialog.knowledge import clean_markdown, compose_answer
 from pipelines.dialog.pricing import start_price
+from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, Knowledge, Reply
 from pipelines.llm_usage import UsageTag, write_buffered
 from pipelines.understand.types import Understanding
@@ -90,17 +91,17 @@ class ReplyOutcome:
 # --- pieces -------------------------------------------------------------------------------------------------
 
 
-def allowed_prices(state: dict[str, Any], rates: RateTable) -> dict[str, int]:
+def allowed_prices(state: DialogState, rates: RateTable) -> dict[str, int]:
     """Label → amount of every price the pricing engine gave: the «от» price of each product and the current
-    quote's packages (``state["quoted_prices"]``)."""
+    quote's packages (``state.quoted_prices``)."""
     prices: dict[str, int] = {}
     for code in texts.PRODUCTS:
         try:
             prices[f"{texts.PRODUCT_NAMES[code]} — от"] = start_price(code, rates)
         except Exception:  # a product without rates cannot be priced: it is simply not offered
             logger.exception("no «от» price for {}", code)
-    quoted = state.get("quoted_prices")
-    if isinstance(quoted, dict):
+    quoted = state.quoted_prices
+    if quoted:
         for code in texts.PACKAGES:
             if code in quoted:
                 prices[f"Пакет «{texts.PACKAGE_NAMES[code]}» по брифу клиента"] = int(quoted[code])

@@ -8,7 +8,7 @@ kind ``action`` / ``notify`` that their own actors perform once.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 from sqlmodel import Session, col, select
@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from db.models import Brief, Conversation, Lead, Message, Quote, utcnow
 from pipelines import leads as lead_ops
 from pipelines.dialog.engine import decide, expecting_slot
+from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, DialogInput
 from pipelines.llm_reply import ReplyInput, refine_decision
 from pipelines.llm_usage import TaggedLLM, UsageTag
@@ -24,6 +25,7 @@ from pipelines.reply import OutgoingReply, add_outbox
 from pipelines.retrieve import retrieve
 from pipelines.understand.offline import understand_offline
 from pipelines.understand.types import Understanding
+from voronka.vocabulary import Product
 
 if TYPE_CHECKING:
     from pipelines.conversation import PipelineDeps, TurnResult
@@ -69,16 +71,8 @@ def understand_text(deps: PipelineDeps, text: str, *, product: str | None, expec
         return understand_offline(text, current_product=product, expecting=expecting)
 
 
-def _session_expired(conversation: Conversation, settings_ttl_days: int) -> bool:
-    state = conversation.state or {}
-    last = state.get("last_seen")
-    if not last:
-        return False
-    try:
-        seen = datetime.fromisoformat(last)
-    except ValueError:
-        return False
-    return utcnow() - seen > timedelta(days=settings_ttl_days)
+def _session_expired(state: DialogState, settings_ttl_days: int) -> bool:
+    return state.last_seen is not None and utcnow() - state.last_seen > timedelta(days=settings_ttl_days)
 
 
 def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversation: Conversation,
@@ -92,14 +86,14 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
         return TurnResult(replies=[media_reply(message)])
 
     brief_row = lead_ops.brief_for(session, lead.id)
-    state: dict[str, Any] = dict(conversation.state or {})
-    if _session_expired(conversation, settings.SESSION_TTL_DAYS):
-        state = {"product": state.get("product")} if state.get("product") else {}
-    if lead.listing_product and not state.get("product"):
-        state["product"] = lead.listing_product
-    if state.get("handoff") and not lead.manager_hold:  # a manager gave the conversation back
-        state["handoff"] = False
-        state["negative_streak"] = state["miss_streak"] = 0
+    state = DialogState.load(conversation.state)
+    if _session_expired(state, settings.SESSION_TTL_DAYS):
+        state = DialogState(product=state.product)
+    if lead.listing_product and not state.product:
+        state.product = Product(lead.listing_product)
+    if state.handoff and not lead.manager_hold:  # a manager gave the conversation back
+        state.handoff = False
+        state.negative_streak = state.miss_streak = 0
 
     text: str | None = None
     callback: str | None = None
@@ -121,11 +115,13 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
     deal_replies = handle_callback(deps, session, lead, conversation, deal_callback,
                                    message=message) if deal_callback else None
     if deal_replies is not None:
-        conversation.state = {**(conversation.state or {}), "last_seen": utcnow().isoformat()}
+        seen = DialogState.load(conversation.state)  # re-read: the callback's action may have written it
+        seen.last_seen = utcnow()
+        conversation.state = seen.dump()
         return TurnResult(replies=deal_replies, notes={"intent": "deals_callback"})
 
     expecting = expecting_slot(state)
-    product = brief_row.data.get("product") or state.get("product")
+    product = brief_row.data.get("product") or state.product
     usage = UsageTag(lead.id, channel=conversation.channel, buffer=[]) if deps.llm is not None else None
     understanding = (understand_text(deps, text, product=product, expecting=expecting, usage=usage) if text
                      else Understanding())
@@ -149,7 +145,7 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
 
     note_decision(session, lead=lead, conversation=conversation, message=message, decision=decision)
     apply_decision(session, lead=lead, conversation=conversation, message=message, brief_row=brief_row,
-                   decision=decision, state_extra={"last_seen": utcnow().isoformat()})
+                   decision=decision, last_seen=utcnow())
     return TurnResult(replies=[OutgoingReply(text=r.text, buttons=[{"text": b.text, "callback": b.callback}
                                                                     for b in r.buttons],
                                              attachments=list(r.attachments))
@@ -158,17 +154,19 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
 
 
 def apply_decision(session: Session, *, lead: Lead, conversation: Conversation, message: Message, brief_row: Brief,
-                   decision: Decision, state_extra: dict[str, Any]) -> None:
+                   decision: Decision, last_seen: datetime) -> None:
     """Persist what the dialog decided: state, brief, quote, stage, handoff, and the actions as outbox rows."""
     assert lead.id is not None and message.id is not None
-    conversation.state = {**decision.state, **state_extra}
+    state = decision.state.model_copy(deep=True)
+    state.last_seen = last_seen
+    conversation.state = state.dump()
     session.add(conversation)
     if decision.brief_changed or decision.brief != brief_row.data:
         lead_ops.save_brief(session, lead, brief_row, decision.brief)
     if decision.quote is not None:
         session.add(Quote(lead_id=lead.id, brief_version=brief_row.version, data=decision.quote.as_cli_dict()))
         lead.quotes_done += 1
-    package = decision.state.get("package")
+    package = decision.state.package
     if package and package != lead.chosen_package:
         lead.chosen_package = package
     if decision.stage:

@@ -17,7 +17,7 @@ Flow (see ``pipelines/dialog/README.md`` for the reasoning):
 * After the quote any change of product or pricing slot recomputes it and says what changed, up to the
   per-lead limit; beyond it the bot offers a manager and keeps the brief as quoted.
 * Handoff: the client asks for a person, two negative messages in a row, or two misunderstood messages in a
-  row. After it the bot is silent until the caller clears ``state["handoff"]``.
+  row. After it the bot is silent until the caller clears ``state.handoff``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
+
+from voronka.vocabulary import Package, Stage
 
 from . import texts
 from .handoff import build_summary
@@ -57,6 +59,7 @@ from .slots import (
     pricing_snapshot,
     product_from_choice,
 )
+from .state import DialogState, DocKind, Expecting, Pending, Step
 from .types import STAGES, Action, Button, Decision, DialogInput, Reply
 
 if TYPE_CHECKING:
@@ -64,12 +67,12 @@ if TYPE_CHECKING:
 
 LOW_CONFIDENCE = 0.5
 STREAK_FOR_HANDOFF = 2
-DOC_KINDS: tuple[str, ...] = ("proposal", "contract", "invoice")
+DOC_KINDS: dict[str, DocKind] = {"proposal": "proposal", "contract": "contract", "invoice": "invoice"}
 # The order the brief questions are asked in (``contacts`` is the last, just before the quote).
-BRIEF_STEPS: tuple[str, ...] = ("industry", "users", "goals", "integrations", "hosting", "sla", "deadline",
+BRIEF_STEPS: tuple[Step, ...] = ("industry", "users", "goals", "integrations", "hosting", "sla", "deadline",
                                 "contacts")
 # What the NLU is told the last question was about (its ``expecting``).
-_EXPECTING: dict[str, str | None] = {
+_EXPECTING: dict[Step, Expecting | None] = {
     "product": "product", "industry": "industry", "users": "users", "goals": "goals",
     "integrations": "integrations", "hosting": "hosting", "sla": "sla", "deadline": "deadline",
     "contacts": "name", "name": "name", "phone": "phone", "package": None, "offer": None, "manager_offered": None,
@@ -83,7 +86,7 @@ _COMMANDS = frozenset({"start", "help", "price", "manager", "cancel"})
 @dataclass
 class _Turn:
     inp: DialogInput
-    state: dict[str, Any]
+    state: DialogState
     brief: dict[str, Any]
     parts: list[str] = field(default_factory=list)  # pieces of the reply being composed
     replies: list[Reply] = field(default_factory=list)  # finished replies
@@ -128,12 +131,11 @@ class _Turn:
 # --- public -------------------------------------------------------------------------------------------
 
 
-def expecting_slot(state: dict[str, Any]) -> str | None:
+def expecting_slot(state: DialogState) -> Expecting | None:
     """The slot the last question asked for: pass it to ``understand`` as ``expecting``."""
-    if state.get("handoff"):
+    if state.handoff or state.step is None:
         return None
-    step = state.get("step")
-    return _EXPECTING.get(step) if isinstance(step, str) else None
+    return _EXPECTING[state.step]
 
 
 def stage_rank(stage: str | None) -> int:
@@ -145,12 +147,12 @@ def decide(inp: DialogInput) -> Decision:
     """The next step of the conversation for one client message or button press."""
     if inp.channel not in texts.CHANNEL_NAMES:
         raise ValueError(f"unknown channel {inp.channel!r}")
-    turn = _Turn(inp=inp, state=copy.deepcopy(inp.state), brief=copy.deepcopy(inp.brief))
-    if turn.state.get("handoff"):
+    turn = _Turn(inp=inp, state=inp.state.model_copy(deep=True), brief=copy.deepcopy(inp.brief))
+    if turn.state.handoff:
         if inp.text:  # a manager holds the conversation: keep what the client tells, say nothing
             _take_slots(turn)
         return _finish(turn)
-    preselected = turn.state.get("product")
+    preselected = turn.state.product
     if turn.brief.get("product") not in texts.PRODUCTS and preselected in texts.PRODUCTS:
         turn.brief["product"] = preselected
     if inp.callback is not None:
@@ -170,8 +172,8 @@ def _on_text(t: _Turn) -> None:
     intent: str = u.intent
     match = _FIRST_LINE_COMMAND.match(low)
     command = match.group(1) if match and match.group(1) in _COMMANDS else None
-    first = not t.state.get("greeted")
-    t.state["greeted"] = True
+    first = not t.state.greeted
+    t.state.greeted = True
 
     if command == "cancel":
         _restart(t)
@@ -179,7 +181,7 @@ def _on_text(t: _Turn) -> None:
     if first or command == "start":
         greeting = texts.STILL_RELEVANT if "актуальн" in low else texts.HELLO
         t.say(f"{greeting} {texts.INTRO}" if first else greeting)
-        preselected = t.state.get("product")
+        preselected = t.state.product
         if first and preselected in texts.PRODUCTS and t.brief.get("product") == preselected \
                 and u.product in ("none", preselected):
             t.say(texts.PRESELECTED.format(name=texts.PRODUCT_NAMES_GEN[preselected],
@@ -194,10 +196,10 @@ def _on_text(t: _Turn) -> None:
     elif command == "start":
         intent = "greeting"
 
-    if t.state.get("step") == "manager_offered" and is_yes(text):
+    if t.state.step == "manager_offered" and is_yes(text):
         intent = "human"  # «да» to «предлагаю подключить менеджера»
-    negative = t.state.get("negative_streak", 0) + 1 if u.emotion == "negative" else 0
-    t.state["negative_streak"] = negative
+    negative = t.state.negative_streak + 1 if u.emotion == "negative" else 0
+    t.state.negative_streak = negative
     if intent == "human":
         _handoff(t, "client_asked")
         return
@@ -205,20 +207,20 @@ def _on_text(t: _Turn) -> None:
         _handoff(t, "negative_emotion")
         return
 
-    step = t.state.get("step")
+    step = t.state.step
     understood = command is not None or intent != "other" or u.confidence >= LOW_CONFIDENCE or is_ack(text)
     understood |= _take_product(t, intent, step, text)
     understood |= _take_slots(t)
     understood |= _take_answer(t, step, text, intent)
 
-    if isinstance(step, str) and step not in t.filled and intent in _INTERRUPTIONS:
+    if step is not None and step not in t.filled and intent in _INTERRUPTIONS:
         # The client asked something instead of answering: answer, then ask the same question again.
-        t.state["asked"] = [s for s in t.state.get("asked", []) if s != step]
+        t.state.asked = [s for s in t.state.asked if s != step]
     if understood:
-        t.state["miss_streak"] = 0
+        t.state.miss_streak = 0
     else:
-        t.state["miss_streak"] = t.state.get("miss_streak", 0) + 1
-        if t.state["miss_streak"] >= STREAK_FOR_HANDOFF:
+        t.state.miss_streak += 1
+        if t.state.miss_streak >= STREAK_FOR_HANDOFF:
             _handoff(t, "not_understood")
             return
         t.say(texts.NOT_UNDERSTOOD)
@@ -308,9 +310,9 @@ def _take_answer(t: _Turn, step: Any, text: str, intent: str) -> bool:
         return _default(t, step) if dont_know(text) else False
     if step in ("contacts", "name", "phone") and is_skip(text):
         if step == "contacts":
-            t.state["contacts_skipped"] = True
+            t.state.contacts_skipped = True
         else:  # asked for an action that needs a contact: the client declined it
-            t.state.pop("pending", None)
+            t.state.pending = None
         t.say(texts.CONTACTS_SKIPPED)
         return True
     if step in ("contacts", "name", "phone", "offer") and not t.brief.get("name") and "name" not in t.filled:
@@ -323,7 +325,7 @@ def _take_answer(t: _Turn, step: Any, text: str, intent: str) -> bool:
     if step == "package":
         package = package_from_text(text)
         if package:
-            t.state["package"] = package
+            t.state.package = Package(package)
             return True
     return False
 
@@ -342,8 +344,8 @@ def _default(t: _Turn, slot: str) -> bool:
 
 def _on_callback(t: _Turn) -> None:
     data = (t.inp.callback or "").strip()
-    t.state["greeted"] = True
-    t.state["miss_streak"] = 0
+    t.state.greeted = True
+    t.state.miss_streak = 0
     head, _, rest = data.partition(":")
 
     if data == "human":
@@ -353,22 +355,22 @@ def _on_callback(t: _Turn) -> None:
         _restart(t)
         return
     if data == "book":
-        _request(t, {"kind": "booking"})
+        _request(t, Pending(kind="booking"))
     elif head == "product" and rest in texts.PRODUCTS:
         _set_product(t, rest)
     elif head == "slot" and _slot_callback(t, rest):
         pass
     elif head == "package" and rest in texts.PACKAGES:
-        t.state["package"] = rest
-        if not t.state.get("pending"):
-            prices = t.state.get("quoted_prices") or {}
+        t.state.package = Package(rest)
+        if not t.state.pending:
+            prices = t.state.quoted_prices or {}
             if rest in prices:
                 t.say(texts.PACKAGE_CHOSEN.format(package=texts.PACKAGE_NAMES[rest], price=rub(prices[rest])))
     elif head == "doc" and rest in DOC_KINDS:
-        _request(t, {"kind": "document", "doc": rest})
+        _request(t, Pending(kind="document", doc=DOC_KINDS[rest]))
     elif head == "pay" and rest in texts.PACKAGES:
-        t.state["package"] = rest
-        _request(t, {"kind": "payment"})
+        t.state.package = Package(rest)
+        _request(t, Pending(kind="payment"))
     else:
         logger.info("dialog: unknown button callback ({} bytes)", len(data.encode()))
         t.say(texts.UNKNOWN_BUTTON)
@@ -381,7 +383,7 @@ def _on_callback(t: _Turn) -> None:
 def _slot_callback(t: _Turn, rest: str) -> bool:
     name, _, value = rest.partition(":")
     if name == "contacts" and value == "skip":
-        t.state["contacts_skipped"] = True
+        t.state.contacts_skipped = True
         t.say(texts.CONTACTS_SKIPPED)
         return True
     if name not in PRICING_SLOTS:
@@ -398,8 +400,8 @@ def _slot_callback(t: _Turn, rest: str) -> bool:
 
 def _after_input(t: _Turn) -> None:
     """Say back what was understood, or recompute the quote when a quoted parameter changed."""
-    snapshot = t.state.get("quoted_snapshot")
-    if isinstance(snapshot, dict) and brief_complete(t.brief) and pricing_snapshot(t.brief) != snapshot:
+    snapshot = t.state.quoted_snapshot
+    if snapshot is not None and brief_complete(t.brief) and pricing_snapshot(t.brief) != snapshot:
         _recalculate(t, snapshot)
         return
     if t.product_set and t.inp.understanding.intent in ("product_info", "faq", "objection"):
@@ -412,7 +414,7 @@ def _after_input(t: _Turn) -> None:
         t.say(texts.PRODUCT_CHOSEN.format(name=texts.PRODUCT_NAMES[product], pitch=texts.PRODUCT_PITCH[product]))
     elif "product" in t.filled:
         t.say(texts.PRODUCT_SWITCHED.format(name=texts.PRODUCT_NAMES[t.brief["product"]]))
-    step = t.state.get("step")
+    step = t.state.step
     echoes = [str(echo(name, new)) for name, (_, new) in t.filled.items()
               if name in PRICING_SLOTS and echo(name, new)]
     echoes += [texts.SOFT_ECHO[name].format(value=new) for name, (_, new) in t.filled.items()
@@ -430,12 +432,12 @@ def _route_intent(t: _Turn, intent: str, text: str) -> None:
     if intent == "price":
         t.price_now = True
         if "quote" in (a.kind for a in t.actions) or brief_complete(t.brief):
-            if isinstance(t.state.get("quoted_snapshot"), dict) and not t.quote:
-                t.say(texts.QUOTE_REPEAT + " " + _price_line(t.state.get("quoted_prices") or {}))
+            if t.state.quoted_snapshot is not None and not t.quote:
+                t.say(texts.QUOTE_REPEAT + " " + _price_line(t.state.quoted_prices or {}))
             return
-        t.state["price_asks"] = t.state.get("price_asks", 0) + 1
+        t.state.price_asks += 1
         missing = [slot for slot in PRICING_SLOTS if t.brief.get(slot) is None]
-        if t.state["price_asks"] > 1 and t.brief.get("product") in texts.PRODUCTS:
+        if t.state.price_asks > 1 and t.brief.get("product") in texts.PRODUCTS:
             n = len(missing)
             t.say(texts.PRICE_AGAIN.format(n=n, questions=plural(n, "вопрос", "вопроса", "вопросов")))
         else:
@@ -446,14 +448,14 @@ def _route_intent(t: _Turn, intent: str, text: str) -> None:
             answer = _fallback_answer(t, intent, text, u.product)
         t.say(answer)
     elif intent == "documents":
-        _request(t, {"kind": "document", "doc": document_kind(text)})
+        _request(t, Pending(kind="document", doc=document_kind(text)))
     elif intent == "booking":
-        _request(t, {"kind": "booking"})
+        _request(t, Pending(kind="booking"))
     elif intent == "payment":
         package = package_from_text(text)
         if package:
-            t.state["package"] = package
-        _request(t, {"kind": "payment"})
+            t.state.package = Package(package)
+        _request(t, Pending(kind="payment"))
     elif intent == "greeting" and not t.parts:
         t.say(texts.HELLO)
 
@@ -489,9 +491,9 @@ def _price_line(prices: dict[str, Any]) -> str:
                      for code in texts.PACKAGES if code in prices) + "."
 
 
-def _request(t: _Turn, pending: dict[str, Any]) -> None:
+def _request(t: _Turn, pending: Pending) -> None:
     """Remember what the client wants done; ``_advance`` does it once its prerequisites are known."""
-    t.state["pending"] = pending
+    t.state.pending = pending
 
 
 # --- quote ----------------------------------------------------------------------------------------------
@@ -505,15 +507,15 @@ def _quote_allowed(t: _Turn) -> bool:
 def _refuse_quote(t: _Turn) -> None:
     t.say(texts.QUOTE_LIMIT + (" " + texts.QUOTE_LIMIT_AVITO if t.avito else ""))
     t.buttons = [Button(texts.BTN_MANAGER, "human"), Button(texts.BTN_PROPOSAL, "doc:proposal")]
-    t.state["step"] = "manager_offered"
+    t.state.step = "manager_offered"
     t.done = True
 
 
 def _store_quote(t: _Turn, result: QuoteResult, *, recalculation: bool) -> dict[str, int]:
     prices = package_prices(result)
     t.quote = result
-    t.state["quoted_snapshot"] = pricing_snapshot(t.brief)
-    t.state["quoted_prices"] = prices
+    t.state.quoted_snapshot = pricing_snapshot(t.brief)
+    t.state.quoted_prices = prices
     t.actions.append(Action("quote", {"recalculation": recalculation, "prices": dict(prices)}))
     return prices
 
@@ -543,7 +545,7 @@ def _recalculate(t: _Turn, snapshot: dict[str, Any]) -> None:
             t.filled.pop(key, None)
         _refuse_quote(t)
         return
-    old_prices = t.state.get("quoted_prices") or {}
+    old_prices = t.state.quoted_prices or {}
     result = compute_quote(t.brief, t.inp.rates)
     prices = _store_quote(t, result, recalculation=True)
     lines = [texts.QUOTE_RECALC_INTRO.format(changes=", ".join(changes))]
@@ -563,8 +565,8 @@ def _advance(t: _Turn) -> None:
     """Do what is pending if possible, otherwise ask the next missing thing, otherwise offer the next step."""
     if _fulfil_pending(t):
         return
-    pending = t.state.get("pending")
-    if pending and pending.get("kind") == "booking":  # a consultation does not wait for the brief
+    pending = t.state.pending
+    if pending and pending.kind == "booking":  # a consultation does not wait for the brief
         _ask_contact_for(t, "booking")
         return
     if t.brief.get("product") not in texts.PRODUCTS:
@@ -572,33 +574,34 @@ def _advance(t: _Turn) -> None:
         return
     step = _next_brief_step(t)
     if step:
-        if pending and not t.state.get("asked_for_pending"):
-            t.state["asked_for_pending"] = True
-            t.say(texts.DOC_NEEDS_BRIEF if pending.get("kind") == "document" else texts.PAY_NEEDS_BRIEF)
+        if pending and not t.state.asked_for_pending:
+            t.state.asked_for_pending = True
+            t.say(texts.DOC_NEEDS_BRIEF if pending.kind == "document" else texts.PAY_NEEDS_BRIEF)
         _ask(t, step)
         return
-    if not isinstance(t.state.get("quoted_snapshot"), dict):
+    if t.state.quoted_snapshot is None:
         if not _show_quote(t):
             return
         if _fulfil_pending(t):
             return
-    pending = t.state.get("pending")
+    pending = t.state.pending
     if pending:
         _ask_for_pending(t, pending)
         return
     _offer(t)
 
 
-def _next_brief_step(t: _Turn) -> str | None:
-    pending = t.state.get("pending") or {}
-    fast = t.state.get("price_asks", 0) >= STREAK_FOR_HANDOFF or pending.get("kind") in ("document", "payment")
-    asked = set(t.state.get("asked", []))
+def _next_brief_step(t: _Turn) -> Step | None:
+    pending = t.state.pending
+    fast = t.state.price_asks >= STREAK_FOR_HANDOFF or (pending is not None and pending.kind in ("document",
+                                                                                                "payment"))
+    asked = set(t.state.asked)
     for step in BRIEF_STEPS:
         if step in SOFT_STEPS:
             if step in asked or fast or (t.price_now and brief_complete(t.brief)):
                 continue
             if step == "contacts":
-                if t.state.get("contacts_skipped") or (t.brief.get("name") and has_contact(t.brief)):
+                if t.state.contacts_skipped or (t.brief.get("name") and has_contact(t.brief)):
                     continue
             elif t.brief.get(step):
                 continue
@@ -610,20 +613,20 @@ def _next_brief_step(t: _Turn) -> str | None:
 
 def _fulfil_pending(t: _Turn) -> bool:
     """Perform the pending action if everything it needs is known; True if done."""
-    pending = t.state.get("pending")
-    if not isinstance(pending, dict):
+    pending = t.state.pending
+    if pending is None:
         return False
-    kind = pending.get("kind")
-    quoted = isinstance(t.state.get("quoted_snapshot"), dict)
-    package = str(t.state.get("package") or "")
-    prices = t.state.get("quoted_prices") or {}
+    kind = pending.kind
+    quoted = t.state.quoted_snapshot is not None
+    package = t.state.package or ""
+    prices = t.state.quoted_prices or {}
     if kind == "booking":
         if not has_contact(t.brief):
             return False
         t.actions.append(Action("booking", {}))
         t.say(texts.BOOKING_START)
     elif kind == "document":
-        doc = pending.get("doc", "proposal")
+        doc = pending.doc or "proposal"
         if not quoted:
             return False
         if doc != "proposal" and not (package and t.brief.get("name") and has_contact(t.brief)):
@@ -637,18 +640,18 @@ def _fulfil_pending(t: _Turn) -> bool:
         t.actions.append(Action("payment", {"package": package}))
         t.say(texts.PAYMENT_START.format(package=texts.PACKAGE_NAMES[package], price=rub(int(prices[package]))))
     else:
-        t.state.pop("pending", None)
+        t.state.pending = None
         return False
-    t.state.pop("pending", None)
-    t.state.pop("asked_for_pending", None)
-    t.state["step"] = "offer"
+    t.state.pending = None
+    t.state.asked_for_pending = False
+    t.state.step = "offer"
     return True
 
 
-def _ask_for_pending(t: _Turn, pending: dict[str, Any]) -> None:
-    kind = pending.get("kind")
-    needs_package = kind == "payment" or (kind == "document" and pending.get("doc") != "proposal")
-    if needs_package and t.state.get("package") not in texts.PACKAGES:
+def _ask_for_pending(t: _Turn, pending: Pending) -> None:
+    kind = pending.kind
+    needs_package = kind == "payment" or (kind == "document" and pending.doc != "proposal")
+    if needs_package and t.state.package not in texts.PACKAGES:
         _ask(t, "package")
         return
     _ask_contact_for(t, "document" if kind == "document" else str(kind))
@@ -663,24 +666,22 @@ def _ask_contact_for(t: _Turn, kind: str) -> None:
 # --- questions -----------------------------------------------------------------------------------------
 
 
-def _ask(t: _Turn, step: str, *, say_text: bool = True) -> None:
+def _ask(t: _Turn, step: Step, *, say_text: bool = True) -> None:
     """Add the question for ``step`` (with buttons, or the options in text on Avito) and remember it."""
     text, buttons = _question(t, step)
     if say_text:
         t.say(text)
     t.buttons = buttons
-    t.state["step"] = step
-    asked = list(t.state.get("asked", []))
-    if step not in asked:
-        asked.append(step)
-    t.state["asked"] = asked
+    t.state.step = step
+    if step not in t.state.asked:
+        t.state.asked = [*t.state.asked, step]
 
 
 def _slot_buttons(slot: str) -> list[Button]:
     return [Button(label, f"slot:{slot}:{value}") for label, value in texts.OPTIONS[slot]]
 
 
-def _question(t: _Turn, step: str) -> tuple[str, list[Button]]:
+def _question(t: _Turn, step: Step) -> tuple[str, list[Button]]:
     product = str(t.brief["product"]) if t.brief.get("product") in texts.PRODUCTS else "none"
     pitches = {code: texts.PRODUCT_PITCH[code] for code in texts.PRODUCTS}
     if step == "product":
@@ -717,7 +718,7 @@ def _question(t: _Turn, step: str) -> tuple[str, list[Button]]:
     if step == "phone":
         return texts.Q_PHONE, []
     if step == "package":
-        prices = t.state.get("quoted_prices") or {}
+        prices = t.state.quoted_prices or {}
         labels = {code: f"{texts.PACKAGE_NAMES[code]} — {rub(int(prices[code]))}" if code in prices
                   else texts.PACKAGE_NAMES[code] for code in texts.PACKAGES}
         if t.avito:
@@ -728,12 +729,12 @@ def _question(t: _Turn, step: str) -> tuple[str, list[Button]]:
 
 
 def _offer(t: _Turn) -> None:
-    chosen = t.state.get("package")
+    chosen = t.state.package
     package = str(chosen) if chosen in texts.PACKAGES else texts.RECOMMENDED_PACKAGE
     name = texts.PACKAGE_NAMES[package]
-    if not t.state.get("offered"):
+    if not t.state.offered:
         t.say(texts.OFFER.format(package=name) + (" " + texts.OFFER_AVITO if t.avito else ""))
-        t.state["offered"] = True
+        t.state.offered = True
     elif t.avito:
         t.say(texts.OFFER_AVITO)
     elif not t.parts:
@@ -744,7 +745,7 @@ def _offer(t: _Turn) -> None:
         Button(texts.BTN_PAY.format(package=name), f"pay:{package}"),
         Button(texts.BTN_MANAGER, "human"),
     ]
-    t.state["step"] = "offer"
+    t.state.step = "offer"
 
 
 # --- restart / handoff -----------------------------------------------------------------------------------
@@ -754,9 +755,7 @@ def _restart(t: _Turn) -> None:
     contacts = {key: t.brief[key] for key in CONTACT_SLOTS if t.brief.get(key)}
     t.brief.clear()
     t.brief.update(contacts)
-    kept: dict[str, Any] = {key: t.state[key] for key in ("greeted", "stage") if key in t.state}
-    t.state.clear()
-    t.state.update(kept)
+    t.state = DialogState(greeted=t.state.greeted, stage=t.state.stage)
     t.parts.clear()
     t.say(texts.RESTARTED)
     _ask(t, "product")
@@ -774,11 +773,11 @@ def _handoff(t: _Turn, reason: str) -> None:
                             history=t.inp.history, last_text=t.inp.text)
     t.handoff = {"reason": reason, "summary": summary}
     t.actions.append(Action("handoff", dict(t.handoff)))
-    t.state["handoff"] = True
-    t.state.pop("step", None)
-    t.state.pop("pending", None)
-    t.state["negative_streak"] = 0
-    t.state["miss_streak"] = 0
+    t.state.handoff = True
+    t.state.step = None
+    t.state.pending = None
+    t.state.negative_streak = 0
+    t.state.miss_streak = 0
     t.done = True
 
 
@@ -786,7 +785,7 @@ def _handoff(t: _Turn, reason: str) -> None:
 
 
 def _stage(t: _Turn) -> str | None:
-    if isinstance(t.state.get("quoted_snapshot"), dict) or t.inp.quotes_done > 0:
+    if t.state.quoted_snapshot is not None or t.inp.quotes_done > 0:
         target = "quoted"
     elif brief_complete(t.brief):
         target = "brief_done"
@@ -794,9 +793,8 @@ def _stage(t: _Turn) -> str | None:
         target = "qualified"
     else:
         target = "new"
-    current = t.state.get("stage", "new")
-    if stage_rank(target) > stage_rank(current):
-        t.state["stage"] = target
+    if stage_rank(target) > stage_rank(t.state.stage):
+        t.state.stage = Stage(target)
         return target
     return None
 
@@ -810,7 +808,7 @@ def _finish(t: _Turn) -> Decision:
     replies = t.replies
     if t.avito:  # Avito shows neither buttons nor Markdown: the text already lists the options
         replies = [Reply(text=_plain(r.text), buttons=[], attachments=r.attachments) for r in replies]
-    stage = None if t.state.get("handoff") and not t.handoff else _stage(t)
-    t.state["expecting"] = expecting_slot(t.state)
+    stage = None if t.state.handoff and not t.handoff else _stage(t)
+    t.state.expecting = expecting_slot(t.state)
     return Decision(replies=replies, state=t.state, brief=t.brief, brief_changed=t.brief != t.inp.brief,
                     quote=t.quote, actions=t.actions, stage=stage, handoff=t.handoff)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import texts
 from .pricing import rub
 from .slots import echo
+
+if TYPE_CHECKING:
+    from .state import DialogState
 
 HISTORY_LINES = 6
 LINE_LIMIT = 200
@@ -18,7 +21,7 @@ def _short(text: str) -> str:
     return text if len(text) <= LINE_LIMIT else text[: LINE_LIMIT - 1] + "…"
 
 
-def build_summary(*, reason: str, channel: str, brief: dict[str, Any], state: dict[str, Any],
+def build_summary(*, reason: str, channel: str, brief: dict[str, Any], state: DialogState,
                   history: list[dict[str, Any]], last_text: str | None) -> str:
     lines = [f"Причина: {texts.HANDOFF_REASONS.get(reason, reason)}.",
              f"Канал: {texts.CHANNEL_NAMES.get(channel, channel)}."]
@@ -39,13 +42,13 @@ def build_summary(*, reason: str, channel: str, brief: dict[str, Any], state: di
         facts.append(f"безопасность — {brief['security']}")
     lines.append("Бриф: " + ("; ".join(facts) if facts else "пока пуст") + ".")
 
-    prices = state.get("quoted_prices")
-    if isinstance(prices, dict) and prices:
+    prices = state.quoted_prices
+    if prices:
         shown = ", ".join(f"{texts.PACKAGE_NAMES[code]} — {rub(int(prices[code]))}"
                           for code in texts.PACKAGES if code in prices)
         lines.append(f"Расчёт: {shown}.")
-    if state.get("package") in texts.PACKAGE_NAMES:
-        lines.append(f"Выбранный пакет: {texts.PACKAGE_NAMES[state['package']]}.")
+    if state.package in texts.PACKAGE_NAMES:
+        lines.append(f"Выбранный пакет: {texts.PACKAGE_NAMES[state.package]}.")
 
     messages = [m for m in history if m.get("text")][-HISTORY_LINES:]
     if last_text and not (messages and messages[-1].get("role") == "client"

@@ -13,6 +13,7 @@ from typing import Any
 from pipelines.russian import plural
 
 from . import texts
+from .state import DocKind
 
 PRICING_SLOTS: tuple[str, ...] = ("users", "integrations", "hosting", "sla", "deadline")
 CONTACT_SLOTS: tuple[str, ...] = ("name", "phone", "email")
@@ -169,7 +170,7 @@ def product_from_choice(text: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def document_kind(text: str) -> str:
+def document_kind(text: str) -> DocKind:
     low = text.lower()
     if "договор" in low:
         return "contract"

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from db.rate_table import RateTable
     from pipelines.price.types import QuoteResult
 
+    from .state import DialogState
+
 Channel = Literal["avito", "telegram", "site"]
 CHANNELS: tuple[str, ...] = ("avito", "telegram", "site")
 
@@ -56,7 +58,7 @@ class DialogInput:
     text: str | None  # client text, or None for a button press
     callback: str | None  # button callback data, or None
     understanding: Understanding  # computed by the caller for `text` with expecting=expecting_slot(state)
-    state: dict[str, Any]  # per-conversation JSON state; {} at start
+    state: DialogState  # per-conversation state (DialogState.load of the stored JSON); DialogState() at start
     brief: dict[str, Any]  # per-lead slots collected so far (shared across channels); {} at start
     history: list[dict[str, Any]]  # last <= 20 messages [{"role": "client|assistant|manager", "text": ...}]
     knowledge: list[Knowledge]  # retrieved chunks for product_info / faq / objection (may be empty)
@@ -82,7 +84,7 @@ class Action:
 @dataclass
 class Decision:
     replies: list[Reply]
-    state: dict[str, Any]
+    state: DialogState  # the caller stores state.dump()
     brief: dict[str, Any]
     brief_changed: bool
     quote: QuoteResult | None = None  # a freshly computed quote (the caller stores it and counts it)

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from db.models import Booking, Conversation, Lead, Stage
 from integrations.gcal import GoogleAPIError, GoogleCalendarClient, free_slots, overlaps, parse_work_hours
 from integrations.smtp import format_datetime
+from pipelines.dialog.state import DialogState
 from pipelines.integrate import nps, reminders
 from pipelines.integrate.dealkit import (
     contact_context,
@@ -144,8 +145,9 @@ def handle_offer(deps: PipelineDeps, session: Session, lead: Lead, conversation:
         return _callback_request(deps, session, lead)
     if conversation is not None:  # remembered for picks by number (Avito has no buttons)
         session.refresh(conversation, with_for_update=True)
-        conversation.state = {**(conversation.state or {}), "booking_slots": [x.isoformat() for x in slots],
-                              "booking_offered_at": now_utc().isoformat()}
+        state = DialogState.load(conversation.state)
+        state.booking_slots, state.booking_offered_at = list(slots), now_utc()
+        conversation.state = state.dump()
         session.add(conversation)
     current = _upcoming(session, lead.id)
     if current is not None:

@@ -12,13 +12,14 @@ a slot list, «новая ссылка», «перенести», «отмени
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from db.models import Booking, Conversation, Lead, Message, Payment
 from pipelines.dialog.hours import manager_eta
+from pipelines.dialog.state import DialogState
 from pipelines.integrate import nps
 from pipelines.integrate.booking import parse_slot
 from pipelines.integrate.dealkit import now_utc, queue_action
@@ -49,14 +50,10 @@ def _action(session: Session, lead: Lead, conversation: Conversation, message: M
 
 
 def offered_slots(conversation: Conversation) -> list[str]:
-    state = conversation.state or {}
-    offered_at = state.get("booking_offered_at")
-    try:
-        fresh = offered_at and now_utc() - datetime.fromisoformat(offered_at) < SLOTS_STATE_TTL
-    except ValueError:
-        fresh = False
-    slots = state.get("booking_slots")
-    return [str(s) for s in slots] if fresh and isinstance(slots, list) else []
+    state = DialogState.load(conversation.state)
+    offered_at = state.booking_offered_at
+    fresh = offered_at is not None and now_utc() - offered_at < SLOTS_STATE_TTL
+    return [slot.isoformat() for slot in state.booking_slots] if fresh else []
 
 
 def _id(value: str) -> int | None:

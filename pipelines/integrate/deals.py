@@ -18,7 +18,7 @@ Every handler is idempotent (see each module) and has the signature ``(deps, ses
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
@@ -49,7 +49,7 @@ def note_decision(session: Session, *, lead: Lead, conversation: Conversation, m
                   decision: Decision) -> None:
     """Before the dialog's decision is applied: a new quote or another chosen package updates the CRM price
     (only for a lead already sent to the CRM; a lead qualified later is created with the current price)."""
-    package: Any = decision.state.get("package")
+    package = decision.state.package
     if decision.quote is None and not (package and package != lead.chosen_package):
         return
     synced = session.exec(select(Outbox.id).where(Outbox.key == f"crm:qualified:{lead.id}")).first()

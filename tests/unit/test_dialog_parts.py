@@ -10,7 +10,9 @@ import pytest
 from pipelines.dialog.handoff import build_summary
 from pipelines.dialog.hours import is_working_time, manager_eta, parse_hours
 from pipelines.dialog.knowledge import compose_answer
+from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Knowledge
+from voronka.vocabulary import Package
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -83,7 +85,8 @@ def test_summary_names_everything_a_manager_needs() -> None:
         reason="negative_emotion", channel="avito",
         brief={"product": "ai_manager", "users": 12, "hosting": "hybrid", "name": "Ольга", "email": "o@x.ru",
                "industry": "ритейл"},
-        state={"quoted_prices": {"start": 135000, "optimum": 351000, "enterprise": 1053000}, "package": "optimum"},
+        state=DialogState(quoted_prices={"start": 135000, "optimum": 351000, "enterprise": 1053000},
+                          package=Package.OPTIMUM),
         history=[{"role": "assistant", "text": "Какой уровень поддержки нужен?"},
                  {"role": "client", "text": "да сколько можно спрашивать"}],
         last_text="да сколько можно спрашивать")
