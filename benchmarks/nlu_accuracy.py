@@ -29,10 +29,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pipelines.understand.offline import understand_offline  # noqa: E402
-from pipelines.understand.types import EMOTIONS, INTENTS, OTHER_SLOTS, PRICING_SLOTS, PRODUCTS  # noqa: E402
+from voronka.vocabulary import EMOTIONS, INTENTS, OTHER_SLOTS, PRICING_SLOTS, PRODUCT_OR_NONE  # noqa: E402
 
 DEFAULT_FILE = ROOT / "tests" / "data" / "nlu_labelled.jsonl"
-SLOT_NAMES = PRICING_SLOTS + OTHER_SLOTS
+SLOT_NAMES: tuple[str, ...] = (*PRICING_SLOTS, *OTHER_SLOTS)
 EXPECTABLE = (*SLOT_NAMES, "product")  # what the dialog may be waiting for
 _FIELDS = frozenset({"text", "intent", "product", "emotion", "slots", "expecting", "current_product", "today"})
 
@@ -42,7 +42,7 @@ def check_record(rec: dict[str, Any], lineno: int) -> None:
     problems: list[str] = []
     if not isinstance(rec.get("text"), str) or not rec["text"].strip():
         problems.append("no text")
-    for key, allowed in (("intent", INTENTS), ("product", PRODUCTS), ("emotion", EMOTIONS)):
+    for key, allowed in (("intent", INTENTS), ("product", PRODUCT_OR_NONE), ("emotion", EMOTIONS)):
         if rec.get(key) not in allowed:
             problems.append(f"{key}={rec.get(key)!r} not in {allowed}")
     slots = rec.get("slots", {})
@@ -50,8 +50,8 @@ def check_record(rec: dict[str, Any], lineno: int) -> None:
         problems.append(f"slots {slots!r}: names must be in {SLOT_NAMES}")
     if rec.get("expecting") is not None and rec["expecting"] not in EXPECTABLE:
         problems.append(f"expecting={rec['expecting']!r} not in {EXPECTABLE}")
-    if rec.get("current_product") is not None and rec["current_product"] not in PRODUCTS:
-        problems.append(f"current_product={rec['current_product']!r} not in {PRODUCTS}")
+    if rec.get("current_product") is not None and rec["current_product"] not in PRODUCT_OR_NONE:
+        problems.append(f"current_product={rec['current_product']!r} not in {PRODUCT_OR_NONE}")
     unknown = set(rec) - _FIELDS
     if unknown:
         problems.append(f"unknown fields {sorted(unknown)}")

@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from db.crypto import EncryptedJSON, EncryptedText
+from voronka.vocabulary import Channel as Channel  # the values of the channel columns, re-exported
+from voronka.vocabulary import Stage as Stage  # the values of leads.stage, re-exported
 
 
 def utcnow() -> datetime:
@@ -31,24 +33,6 @@ def _ts(nullable: bool = False, default: bool = True) -> Any:
 
 def _json(default: Any = dict) -> Any:
     return Field(default_factory=default, sa_type=JSONB, nullable=False)
-
-
-class Channel:
-    AVITO = "avito"
-    TELEGRAM = "telegram"
-    SITE = "site"
-    ALL = (AVITO, TELEGRAM, SITE)
-
-
-class Stage:
-    NEW = "new"
-    QUALIFIED = "qualified"
-    BRIEF_DONE = "brief_done"
-    QUOTED = "quoted"
-    BOOKED = "booked"
-    PAID = "paid"
-    LOST = "lost"
-    ORDER = (NEW, QUALIFIED, BRIEF_DONE, QUOTED, BOOKED, PAID)
 
 
 class Client(SQLModel, table=True):

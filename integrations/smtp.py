@@ -29,6 +29,7 @@ from integrations.http import RetryPolicy, Sleep, call_with_retries
 from voronka import paths
 from voronka.errors import NotConfigured, PayloadTooLarge, UpstreamError, ValidationError
 from voronka.settings import Settings
+from voronka.vocabulary import channel_in_text
 
 SERVICE = "smtp"
 TEMPLATES_DIR = paths.TEMPLATES_DIR / "email"
@@ -48,7 +49,6 @@ EMAIL_EVENTS: dict[str, dict[str, tuple[str, ...]]] = {
                         "client": ("client_name", "document_title")},
 }
 
-CHANNELS = {"avito": "Авито", "telegram": "Telegram", "site": "сайт"}
 MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
           "ноября", "декабря")
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)»]")
@@ -83,7 +83,7 @@ def format_datetime(value: datetime, tz: str = "Europe/Moscow") -> str:
 
 
 def format_channel(value: str) -> str:
-    return CHANNELS.get(value, value)
+    return channel_in_text(value)
 
 
 @lru_cache(maxsize=4)

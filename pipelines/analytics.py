@@ -21,16 +21,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from db.models import Stage, utcnow
+from db.models import utcnow
+from voronka.vocabulary import CHANNELS, NO_PRODUCT, PRODUCTS, Stage
 
 FUNNEL = (("contact", Stage.NEW, "Контакт"), ("qualified", Stage.QUALIFIED, "Квалифицирован"),
           ("brief_done", Stage.BRIEF_DONE, "Бриф собран"), ("quoted", Stage.QUOTED, "КП / расчёт"),
           ("booked", Stage.BOOKED, "Встреча"), ("paid", Stage.PAID, "Оплата"))
 RANK = {stage: i for i, (_, stage, _) in enumerate(FUNNEL)}
 MANAGER_EVENTS = ("handoff", "takeover")
-CHANNEL_LABELS = {"avito": "Avito", "telegram": "Telegram", "site": "Сайт"}
-PRODUCT_LABELS = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист", "ai_analyst": "ИИ-Аналитик",
-                  "none": "Не выбран"}
+CHANNEL_LABELS: dict[str, str] = {channel: channel.info.label for channel in CHANNELS}
+PRODUCT_LABELS: dict[str, str] = {**{product: product.info.title for product in PRODUCTS}, NO_PRODUCT: "Не выбран"}
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from typing import Any
 from sqlmodel import Session, select
 
 from db.crypto import contact_hash_key
-from db.models import Brief, Client, Conversation, Event, Lead, Stage, utcnow
+from db.models import Brief, Client, Conversation, Event, Lead, utcnow
 from db.rate_table import RateTable
 from db.repo_pricing import load_rate_table
-from pipelines.dialog.engine import stage_rank
 from pipelines.reply import add_outbox
+from voronka.vocabulary import FUNNEL, Stage, stage_rank
 
 CONTACT_SLOTS = ("name", "phone", "email")
 
@@ -79,7 +79,7 @@ def record_event(session: Session, *, lead_id: int | None, kind: str, channel: s
 
 def advance_stage(session: Session, lead: Lead, stage: str, *, channel: str | None) -> bool:
     """Move the lead forward (never back); the change goes to the audit trail / funnel analytics."""
-    if stage not in Stage.ORDER or stage_rank(stage) <= stage_rank(lead.stage):
+    if stage not in FUNNEL or stage_rank(stage) <= stage_rank(lead.stage):
         return False
     record_event(session, lead_id=lead.id, kind="stage_changed", channel=channel,
                  data={"from": lead.stage, "to": stage, "source": lead.source_tag})

@@ -33,6 +33,7 @@ from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, Knowledge, Reply
 from pipelines.llm_usage import UsageTag, write_buffered
 from pipelines.understand.types import Understanding
+from voronka.vocabulary import PACKAGE_TITLES, PACKAGES, PRODUCT_INFO, PRODUCTS, product_title
 
 if TYPE_CHECKING:
     from db.rate_table import RateTable
@@ -95,16 +96,16 @@ def allowed_prices(state: DialogState, rates: RateTable) -> dict[str, int]:
     """Label → amount of every price the pricing engine gave: the «от» price of each product and the current
     quote's packages (``state.quoted_prices``)."""
     prices: dict[str, int] = {}
-    for code in texts.PRODUCTS:
+    for code in PRODUCTS:
         try:
-            prices[f"{texts.PRODUCT_NAMES[code]} — от"] = start_price(code, rates)
+            prices[f"{PRODUCT_INFO[code].title} — от"] = start_price(code, rates)
         except Exception:  # a product without rates cannot be priced: it is simply not offered
             logger.exception("no «от» price for {}", code)
     quoted = state.quoted_prices
     if quoted:
-        for code in texts.PACKAGES:
-            if code in quoted:
-                prices[f"Пакет «{texts.PACKAGE_NAMES[code]}» по брифу клиента"] = int(quoted[code])
+        for package in PACKAGES:
+            if package in quoted:
+                prices[f"Пакет «{PACKAGE_TITLES[package]}» по брифу клиента"] = int(quoted[package])
     return prices
 
 
@@ -170,7 +171,7 @@ def _brief_for_prompt(brief: dict[str, Any]) -> dict[str, str]:
         if value is None or value == "":
             continue
         if key == "product":
-            value = texts.PRODUCT_NAMES.get(str(value), value)
+            value = product_title(value, str(value))
         elif key == "hosting":
             value = texts.HOSTING_ECHO.get(str(value), value)
         elif key == "sla":
@@ -207,7 +208,7 @@ def build_prompt(inp: ReplyInput, decision: Decision, *, said_before: str, next_
         next_question=next_question,
         question_follows=bool(next_question),
         said_before=said_before,
-        product=texts.PRODUCT_NAMES.get(str(product), "") if product else "",
+        product=product_title(product),
         client_name=str(decision.brief.get("name") or ""),
         emotion=emotion,
     )

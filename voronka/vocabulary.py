@@ -64,6 +64,12 @@ def product_title(code: object, default: str = "") -> str:
     return info.title if info is not None else default
 
 
+def product_titles_listed() -> str:
+    """«ИИ-Менеджер, ИИ-Юрист или ИИ-Аналитик» (asking the client to pick one)."""
+    titles = [product.info.title for product in PRODUCTS]
+    return ", ".join(titles[:-1]) + " или " + titles[-1]
+
+
 # --- packages -------------------------------------------------------------------------------------------------
 
 
@@ -235,4 +241,4 @@ STAGE_LABELS: Final[Mapping[str, str]] = MappingProxyType({
 
 def stage_rank(stage: object) -> int:
     """Position of a stage in ``FUNNEL`` (-1 for ``lost`` and unknown values)."""
-    return FUNNEL.index(Stage(stage)) if stage in FUNNEL else -1
+    return FUNNEL.index(Stage(str(stage))) if stage in FUNNEL else -1

@@ -14,7 +14,6 @@ from sqlmodel import Session, col, func, select
 from db.models import (
     Booking,
     Brief,
-    Channel,
     Client,
     ClientIdentity,
     Conversation,
@@ -26,19 +25,16 @@ from db.models import (
     Outbox,
     Payment,
     Quote,
-    Stage,
     utcnow,
 )
 from pipelines.admin.paging import PageRequest
 from pipelines.leads import contact_hash, give_back, record_event
 from voronka.errors import NotFound, ValidationError
+from voronka.vocabulary import CHANNELS, NO_PRODUCT, PRODUCTS, STAGE_LABELS
 
-STAGES = (*Stage.ORDER, Stage.LOST)
-STAGE_LABELS = {"new": "Новый", "qualified": "Квалифицирован", "brief_done": "Бриф собран", "quoted": "КП отправлено",
-                "booked": "Встреча", "paid": "Оплачен", "lost": "Потерян"}
-CHANNEL_LABELS = {"avito": "Avito", "telegram": "Telegram", "site": "Сайт"}
-PRODUCT_LABELS = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист", "ai_analyst": "ИИ-Аналитик",
-                  "none": "—"}
+# The admin UI's labels of channels and products (stages: voronka.vocabulary.STAGE_LABELS).
+CHANNEL_LABELS: dict[str, str] = {channel: channel.info.label for channel in CHANNELS}
+PRODUCT_LABELS: dict[str, str] = {**{product: product.info.title for product in PRODUCTS}, NO_PRODUCT: "—"}
 EXCERPT = 140
 
 
@@ -271,7 +267,7 @@ def write_as_manager(session: Session, lead_id: int, text: str, *, by: str, max_
         if conversation is None:
             raise ValidationError("У лида нет разговора, писать некуда", field="conversation_id")
     assert conversation.id is not None
-    if conversation.channel not in Channel.ALL:
+    if conversation.channel not in CHANNELS:
         raise ValidationError("Неизвестный канал разговора", field="conversation_id")
     take_over(session, lead_id, by=by)
     message = Message(conversation_id=conversation.id, lead_id=lead_id, channel=conversation.channel,

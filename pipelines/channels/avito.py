@@ -13,8 +13,8 @@ from integrations.avito import AvitoInbound
 from pipelines.inbox import Inbound
 from pipelines.understand.normalize import normalize
 from pipelines.understand.offline import detect_product
+from voronka.vocabulary import PRODUCTS
 
-PRODUCTS = ("ai_manager", "ai_lawyer", "ai_analyst")
 SKIPPED_TYPES = frozenset({"deleted", "call", "appCall"})  # nothing for the bot to answer
 KIND_OF_TYPE = {"text": "text", "link": "text", "voice": "voice", "image": "image", "file": "file", "video": "video"}
 CHAT_URL = "https://www.avito.ru/profile/messenger/channel/{chat_id}"

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from loguru import logger
 from sqlmodel import Session, col, select
 
-from db.models import Brief, Client, ClientIdentity, Conversation, Lead, Stage, utcnow
-from pipelines.dialog.engine import stage_rank
+from db.models import Brief, Client, ClientIdentity, Conversation, Lead, utcnow
 from pipelines.leads import brief_for, contact_hash, record_event, save_brief
+from voronka.vocabulary import Stage, stage_rank
 
 OPEN = (Stage.PAID, Stage.LOST)  # stages that are NOT open
 SITE_PREFIX = "site_"

@@ -17,6 +17,7 @@ from db.models_channels import AvitoItem
 from pipelines.channels.avito import chat_url
 from pipelines.dialog import texts
 from pipelines.leads import brief_for
+from voronka.vocabulary import channel_in_text, product_title
 
 TAKE = "mgr:take:{lead_id}"
 BACK = "mgr:back:{lead_id}"
@@ -59,7 +60,7 @@ def _lead_context(session: Session, lead: Lead) -> dict[str, Any]:
     product = brief.get("product") or lead.product
     return {"client_name": name, "phone": (client.phone if client else None) or brief.get("phone"),
             "email": (client.email if client else None) or brief.get("email"),
-            "product": texts.PRODUCT_NAMES.get(str(product), "") if product else ""}
+            "product": product_title(product)}
 
 
 def _last_client_text(session: Session, lead_id: int) -> str:
@@ -73,7 +74,7 @@ def build_notice(session: Session, outbox: Outbox, conversation: Conversation | 
     event = str(payload.get("event") or "notice")
     lead = session.get(Lead, outbox.lead_id) if outbox.lead_id else None
     channel = conversation.channel if conversation is not None else (outbox.channel or (lead.channel if lead else ""))
-    channel_name = texts.CHANNEL_NAMES.get(channel, channel or "—")
+    channel_name = channel_in_text(channel, channel or "—")
     link = conversation_link(conversation, public_url)
     ctx = _lead_context(session, lead) if lead is not None else {}
     head_lead = f"лид #{lead.id}, {channel_name}" if lead is not None else channel_name

@@ -29,7 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from voronka.vocabulary import Package, Stage
+from voronka.vocabulary import (
+    CHANNELS,
+    PACKAGE_TITLES,
+    PACKAGES,
+    PRODUCT_INFO,
+    PRODUCTS,
+    RECOMMENDED_PACKAGE,
+    Package,
+    Stage,
+    package_title,
+    stage_rank,
+)
 
 from . import texts
 from .handoff import build_summary
@@ -60,7 +71,7 @@ from .slots import (
     product_from_choice,
 )
 from .state import DialogState, DocKind, Expecting, Pending, Step
-from .types import STAGES, Action, Button, Decision, DialogInput, Reply
+from .types import Action, Button, Decision, DialogInput, Reply
 
 if TYPE_CHECKING:
     from pipelines.price.engine import QuoteResult
@@ -138,14 +149,9 @@ def expecting_slot(state: DialogState) -> Expecting | None:
     return _EXPECTING[state.step]
 
 
-def stage_rank(stage: str | None) -> int:
-    """Position of a lead stage in ``STAGES`` (-1 for unknown): apply ``Decision.stage`` only if it ranks higher."""
-    return STAGES.index(stage) if stage in STAGES else -1
-
-
 def decide(inp: DialogInput) -> Decision:
     """The next step of the conversation for one client message or button press."""
-    if inp.channel not in texts.CHANNEL_NAMES:
+    if inp.channel not in CHANNELS:
         raise ValueError(f"unknown channel {inp.channel!r}")
     turn = _Turn(inp=inp, state=inp.state.model_copy(deep=True), brief=copy.deepcopy(inp.brief))
     if turn.state.handoff:
@@ -153,7 +159,7 @@ def decide(inp: DialogInput) -> Decision:
             _take_slots(turn)
         return _finish(turn)
     preselected = turn.state.product
-    if turn.brief.get("product") not in texts.PRODUCTS and preselected in texts.PRODUCTS:
+    if turn.brief.get("product") not in PRODUCTS and preselected in PRODUCTS:
         turn.brief["product"] = preselected
     if inp.callback is not None:
         _on_callback(turn)
@@ -182,10 +188,10 @@ def _on_text(t: _Turn) -> None:
         greeting = texts.STILL_RELEVANT if "актуальн" in low else texts.HELLO
         t.say(f"{greeting} {texts.INTRO}" if first else greeting)
         preselected = t.state.product
-        if first and preselected in texts.PRODUCTS and t.brief.get("product") == preselected \
+        if first and preselected in PRODUCTS and t.brief.get("product") == preselected \
                 and u.product in ("none", preselected):
-            t.say(texts.PRESELECTED.format(name=texts.PRODUCT_NAMES_GEN[preselected],
-                                           pitch=texts.PRODUCT_PITCH[preselected]))
+            t.say(texts.PRESELECTED.format(name=PRODUCT_INFO[preselected].title_genitive,
+                                           pitch=PRODUCT_INFO[preselected].pitch))
     if command == "manager":
         intent = "human"
     elif command == "price":
@@ -235,7 +241,7 @@ def _on_text(t: _Turn) -> None:
 
 def _take_product(t: _Turn, intent: str, step: Any, text: str) -> bool:
     u = t.inp.understanding
-    product: str | None = u.product if u.product in texts.PRODUCTS else None
+    product: str | None = u.product if u.product in PRODUCTS else None
     if product is None and step == "product":
         product = product_from_choice(text)
     if product is None:
@@ -356,19 +362,19 @@ def _on_callback(t: _Turn) -> None:
         return
     if data == "book":
         _request(t, Pending(kind="booking"))
-    elif head == "product" and rest in texts.PRODUCTS:
+    elif head == "product" and rest in PRODUCTS:
         _set_product(t, rest)
     elif head == "slot" and _slot_callback(t, rest):
         pass
-    elif head == "package" and rest in texts.PACKAGES:
+    elif head == "package" and rest in PACKAGES:
         t.state.package = Package(rest)
         if not t.state.pending:
             prices = t.state.quoted_prices or {}
             if rest in prices:
-                t.say(texts.PACKAGE_CHOSEN.format(package=texts.PACKAGE_NAMES[rest], price=rub(prices[rest])))
+                t.say(texts.PACKAGE_CHOSEN.format(package=PACKAGE_TITLES[rest], price=rub(prices[rest])))
     elif head == "doc" and rest in DOC_KINDS:
         _request(t, Pending(kind="document", doc=DOC_KINDS[rest]))
-    elif head == "pay" and rest in texts.PACKAGES:
+    elif head == "pay" and rest in PACKAGES:
         t.state.package = Package(rest)
         _request(t, Pending(kind="payment"))
     else:
@@ -408,12 +414,12 @@ def _after_input(t: _Turn) -> None:
         pass  # the answer itself is about the product
     elif t.product_set and (t.inp.text or "").rstrip().endswith("?"):
         product = t.brief["product"]
-        t.say(texts.PRODUCT_INFO_FALLBACK.format(name=texts.PRODUCT_NAMES[product], pitch=texts.PRODUCT_PITCH[product]))
+        t.say(texts.PRODUCT_INFO_FALLBACK.format(name=PRODUCT_INFO[product].title, pitch=PRODUCT_INFO[product].pitch))
     elif t.product_set:
         product = t.brief["product"]
-        t.say(texts.PRODUCT_CHOSEN.format(name=texts.PRODUCT_NAMES[product], pitch=texts.PRODUCT_PITCH[product]))
+        t.say(texts.PRODUCT_CHOSEN.format(name=PRODUCT_INFO[product].title, pitch=PRODUCT_INFO[product].pitch))
     elif "product" in t.filled:
-        t.say(texts.PRODUCT_SWITCHED.format(name=texts.PRODUCT_NAMES[t.brief["product"]]))
+        t.say(texts.PRODUCT_SWITCHED.format(name=PRODUCT_INFO[t.brief["product"]].title))
     step = t.state.step
     echoes = [str(echo(name, new)) for name, (_, new) in t.filled.items()
               if name in PRICING_SLOTS and echo(name, new)]
@@ -437,7 +443,7 @@ def _route_intent(t: _Turn, intent: str, text: str) -> None:
             return
         t.state.price_asks += 1
         missing = [slot for slot in PRICING_SLOTS if t.brief.get(slot) is None]
-        if t.state.price_asks > 1 and t.brief.get("product") in texts.PRODUCTS:
+        if t.state.price_asks > 1 and t.brief.get("product") in PRODUCTS:
             n = len(missing)
             t.say(texts.PRICE_AGAIN.format(n=n, questions=plural(n, "вопрос", "вопроса", "вопросов")))
         else:
@@ -468,27 +474,27 @@ def _fallback_answer(t: _Turn, intent: str, text: str, product: str) -> str:
                 return texts.OBJECTION_ANSWERS[kind]
         return texts.OBJECTION_ANSWERS["other"]
     if intent == "product_info":
-        code = product if product in texts.PRODUCTS else t.brief.get("product")
-        if code in texts.PRODUCTS:
-            return texts.PRODUCT_INFO_FALLBACK.format(name=texts.PRODUCT_NAMES[code], pitch=texts.PRODUCT_PITCH[code])
-        return "\n".join(texts.PRODUCT_INFO_FALLBACK.format(name=texts.PRODUCT_NAMES[c], pitch=texts.PRODUCT_PITCH[c])
-                         for c in texts.PRODUCTS)
+        code = product if product in PRODUCTS else t.brief.get("product")
+        if code in PRODUCTS:
+            return texts.PRODUCT_INFO_FALLBACK.format(name=PRODUCT_INFO[code].title, pitch=PRODUCT_INFO[code].pitch)
+        return "\n".join(texts.PRODUCT_INFO_FALLBACK.format(name=PRODUCT_INFO[c].title, pitch=PRODUCT_INFO[c].pitch)
+                         for c in PRODUCTS)
     return texts.FAQ_FALLBACK
 
 
 def _from_price(t: _Turn) -> str:
     product = t.brief.get("product")
-    if product in texts.PRODUCTS:
-        return texts.PRICE_FROM_PRODUCT.format(name=texts.PRODUCT_NAMES[product],
+    if product in PRODUCTS:
+        return texts.PRICE_FROM_PRODUCT.format(name=PRODUCT_INFO[product].title,
                                                price=rub(start_price(product, t.inp.rates)))
-    items = ", ".join(f"{texts.PRODUCT_NAMES[code]} — от {rub(start_price(code, t.inp.rates))}"
-                      for code in texts.PRODUCTS)
+    items = ", ".join(f"{PRODUCT_INFO[code].title} — от {rub(start_price(code, t.inp.rates))}"
+                      for code in PRODUCTS)
     return texts.PRICE_FROM_ALL.format(items=items)
 
 
 def _price_line(prices: dict[str, Any]) -> str:
-    return "; ".join(f"{texts.PACKAGE_NAMES[code]} — {rub(int(prices[code]))}"
-                     for code in texts.PACKAGES if code in prices) + "."
+    return "; ".join(f"{PACKAGE_TITLES[code]} — {rub(int(prices[code]))}"
+                     for code in PACKAGES if code in prices) + "."
 
 
 def _request(t: _Turn, pending: Pending) -> None:
@@ -549,8 +555,8 @@ def _recalculate(t: _Turn, snapshot: dict[str, Any]) -> None:
     result = compute_quote(t.brief, t.inp.rates)
     prices = _store_quote(t, result, recalculation=True)
     lines = [texts.QUOTE_RECALC_INTRO.format(changes=", ".join(changes))]
-    for code in texts.PACKAGES:
-        name = texts.PACKAGE_NAMES[code]
+    for code in PACKAGES:
+        name = PACKAGE_TITLES[code]
         if code in old_prices and int(old_prices[code]) != prices[code]:
             lines.append(texts.QUOTE_DIFF.format(name=name, price=rub(prices[code]), old=rub(int(old_prices[code]))))
         else:
@@ -569,7 +575,7 @@ def _advance(t: _Turn) -> None:
     if pending and pending.kind == "booking":  # a consultation does not wait for the brief
         _ask_contact_for(t, "booking")
         return
-    if t.brief.get("product") not in texts.PRODUCTS:
+    if t.brief.get("product") not in PRODUCTS:
         _ask(t, "product")
         return
     step = _next_brief_step(t)
@@ -632,13 +638,13 @@ def _fulfil_pending(t: _Turn) -> bool:
         if doc != "proposal" and not (package and t.brief.get("name") and has_contact(t.brief)):
             return False
         t.actions.append(Action("document", {"kind": doc, "package": package or None}))
-        name = texts.PACKAGE_NAMES.get(package, "")
+        name = package_title(package)
         t.say(texts.DOC_PREPARING[doc].format(package=name))
     elif kind == "payment":
         if not (quoted and package in prices and has_contact(t.brief)):
             return False
         t.actions.append(Action("payment", {"package": package}))
-        t.say(texts.PAYMENT_START.format(package=texts.PACKAGE_NAMES[package], price=rub(int(prices[package]))))
+        t.say(texts.PAYMENT_START.format(package=PACKAGE_TITLES[package], price=rub(int(prices[package]))))
     else:
         t.state.pending = None
         return False
@@ -651,7 +657,7 @@ def _fulfil_pending(t: _Turn) -> bool:
 def _ask_for_pending(t: _Turn, pending: Pending) -> None:
     kind = pending.kind
     needs_package = kind == "payment" or (kind == "document" and pending.doc != "proposal")
-    if needs_package and t.state.package not in texts.PACKAGES:
+    if needs_package and t.state.package not in PACKAGES:
         _ask(t, "package")
         return
     _ask_contact_for(t, "document" if kind == "document" else str(kind))
@@ -682,12 +688,15 @@ def _slot_buttons(slot: str) -> list[Button]:
 
 
 def _question(t: _Turn, step: Step) -> tuple[str, list[Button]]:
-    product = str(t.brief["product"]) if t.brief.get("product") in texts.PRODUCTS else "none"
-    pitches = {code: texts.PRODUCT_PITCH[code] for code in texts.PRODUCTS}
+    product = str(t.brief["product"]) if t.brief.get("product") in PRODUCTS else "none"
     if step == "product":
-        listing = texts.Q_PRODUCT_AVITO_LIST if t.avito else texts.Q_PRODUCT_LIST
-        return (texts.Q_PRODUCT + "\n" + listing.format(**pitches),
-                [Button(texts.PRODUCT_NAMES[code], f"product:{code}") for code in texts.PRODUCTS])
+        if t.avito:  # no buttons: a numbered list (``product_from_choice`` reads the numbers back)
+            items = [texts.Q_PRODUCT_AVITO_ITEM.format(n=n, name=p.info.title, pitch=p.info.pitch)
+                     for n, p in enumerate(PRODUCTS, 1)]
+            listing = "\n".join([*items, texts.Q_PRODUCT_AVITO_HINT])
+        else:
+            listing = "\n".join(texts.Q_PRODUCT_ITEM.format(name=p.info.title, pitch=p.info.pitch) for p in PRODUCTS)
+        return (texts.Q_PRODUCT + "\n" + listing, [Button(p.info.title, f"product:{p}") for p in PRODUCTS])
     if step == "industry":
         return texts.Q_INDUSTRY, []
     if step == "users":
@@ -719,19 +728,19 @@ def _question(t: _Turn, step: Step) -> tuple[str, list[Button]]:
         return texts.Q_PHONE, []
     if step == "package":
         prices = t.state.quoted_prices or {}
-        labels = {code: f"{texts.PACKAGE_NAMES[code]} — {rub(int(prices[code]))}" if code in prices
-                  else texts.PACKAGE_NAMES[code] for code in texts.PACKAGES}
+        labels = {code: f"{PACKAGE_TITLES[code]} — {rub(int(prices[code]))}" if code in prices
+                  else PACKAGE_TITLES[code] for code in PACKAGES}
         if t.avito:
-            options = ", ".join(labels[code] for code in texts.PACKAGES)
+            options = ", ".join(labels[code] for code in PACKAGES)
             return texts.Q_PACKAGE + " " + texts.PACKAGE_ASK_AVITO.format(options=options), []
-        return texts.Q_PACKAGE, [Button(labels[code], f"package:{code}") for code in texts.PACKAGES]
+        return texts.Q_PACKAGE, [Button(labels[code], f"package:{code}") for code in PACKAGES]
     raise ValueError(f"no question for step {step!r}")
 
 
 def _offer(t: _Turn) -> None:
     chosen = t.state.package
-    package = str(chosen) if chosen in texts.PACKAGES else texts.RECOMMENDED_PACKAGE
-    name = texts.PACKAGE_NAMES[package]
+    package = str(chosen) if chosen in PACKAGES else RECOMMENDED_PACKAGE
+    name = PACKAGE_TITLES[package]
     if not t.state.offered:
         t.say(texts.OFFER.format(package=name) + (" " + texts.OFFER_AVITO if t.avito else ""))
         t.state.offered = True
@@ -789,7 +798,7 @@ def _stage(t: _Turn) -> str | None:
         target = "quoted"
     elif brief_complete(t.brief):
         target = "brief_done"
-    elif t.brief.get("product") in texts.PRODUCTS and has_contact(t.brief):
+    elif t.brief.get("product") in PRODUCTS and has_contact(t.brief):
         target = "qualified"
     else:
         target = "new"

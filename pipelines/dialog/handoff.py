@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from voronka.vocabulary import PACKAGE_TITLES, PACKAGES, PRICING_SLOTS, PRODUCT_INFO, PRODUCTS, channel_in_text
+
 from . import texts
 from .pricing import rub
 from .slots import echo
@@ -24,18 +26,18 @@ def _short(text: str) -> str:
 def build_summary(*, reason: str, channel: str, brief: dict[str, Any], state: DialogState,
                   history: list[dict[str, Any]], last_text: str | None) -> str:
     lines = [f"Причина: {texts.HANDOFF_REASONS.get(reason, reason)}.",
-             f"Канал: {texts.CHANNEL_NAMES.get(channel, channel)}."]
+             f"Канал: {channel_in_text(channel)}."]
     contacts = [str(brief[key]) for key in ("name", "phone", "email") if brief.get(key)]
     lines.append("Клиент: " + (", ".join(contacts) if contacts else "контакты не оставил") + ".")
     product = brief.get("product")
-    lines.append("Продукт: " + (texts.PRODUCT_NAMES[product] if product in texts.PRODUCTS else "не выбран") + ".")
+    lines.append("Продукт: " + (PRODUCT_INFO[product].title if product in PRODUCTS else "не выбран") + ".")
 
     facts = []
     if brief.get("industry"):
         facts.append(f"сфера — {brief['industry']}")
     if brief.get("goals"):
         facts.append(f"задачи — {brief['goals']}")
-    for slot in ("users", "integrations", "hosting", "sla", "deadline"):
+    for slot in PRICING_SLOTS:
         if brief.get(slot) is not None:
             facts.append(str(echo(slot, brief[slot])))
     if brief.get("security"):
@@ -44,11 +46,11 @@ def build_summary(*, reason: str, channel: str, brief: dict[str, Any], state: Di
 
     prices = state.quoted_prices
     if prices:
-        shown = ", ".join(f"{texts.PACKAGE_NAMES[code]} — {rub(int(prices[code]))}"
-                          for code in texts.PACKAGES if code in prices)
+        shown = ", ".join(f"{PACKAGE_TITLES[code]} — {rub(int(prices[code]))}"
+                          for code in PACKAGES if code in prices)
         lines.append(f"Расчёт: {shown}.")
-    if state.package in texts.PACKAGE_NAMES:
-        lines.append(f"Выбранный пакет: {texts.PACKAGE_NAMES[state.package]}.")
+    if state.package in PACKAGES:
+        lines.append(f"Выбранный пакет: {PACKAGE_TITLES[state.package]}.")
 
     messages = [m for m in history if m.get("text")][-HISTORY_LINES:]
     if last_text and not (messages and messages[-1].get("role") == "client"

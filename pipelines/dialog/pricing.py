@@ -11,8 +11,7 @@ from typing import Any
 
 from db.rate_table import RateTable
 from pipelines.price.engine import QuoteResult, calculate, format_quote_text, format_rub, validate_brief
-
-PRICING_SLOTS: tuple[str, ...] = ("users", "integrations", "hosting", "sla", "deadline")
+from voronka.vocabulary import PRICING_SLOTS
 
 # The cheapest brief: what «от … ₽» means (one user, no integrations, cloud, standard SLA and deadline).
 _CHEAPEST: dict[str, Any] = {"users": 1, "integrations": 0, "hosting": "cloud", "sla": "standard",

@@ -11,11 +11,11 @@ import re
 from typing import Any
 
 from pipelines.russian import plural
+from voronka.vocabulary import OPTION_KEYS, PRICING_SLOTS, PRODUCT_INFO, PRODUCTS, Package, Product
 
 from . import texts
 from .state import DocKind
 
-PRICING_SLOTS: tuple[str, ...] = ("users", "integrations", "hosting", "sla", "deadline")
 CONTACT_SLOTS: tuple[str, ...] = ("name", "phone", "email")
 SOFT_SLOTS: tuple[str, ...] = ("industry", "goals", "security")
 BRIEF_SLOTS: tuple[str, ...] = ("product", *PRICING_SLOTS, *SOFT_SLOTS, *CONTACT_SLOTS)
@@ -26,11 +26,6 @@ BRIEF_STEPS: tuple[str, ...] = ("industry", "users", "goals", "integrations", "h
                                 "contacts")
 SOFT_STEPS: frozenset[str] = frozenset({"industry", "goals", "contacts"})
 
-OPTION_VALUES: dict[str, tuple[str, ...]] = {
-    "hosting": ("cloud", "hybrid", "onprem"),
-    "sla": ("standard", "99.5", "99.9"),
-    "deadline": ("standard", "lt2w", "lt1w"),
-}
 MAX_USERS = 1_000_000
 MAX_INTEGRATIONS = 1000
 MAX_FREE_TEXT = 200
@@ -55,15 +50,15 @@ _NOT_NAMES = frozenset({"Дальше", "Далее", "Нет", "Да", "Пот�
                         "Ясно", "Привет", "Здравствуйте", "Ок", "Окей", "Пропустить", "Стоп", "Отмена"})
 
 _PACKAGE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("start", ("старт", "start", "базов", "минимальн")),
-    ("optimum", ("оптимум", "optimum", "оптимал", "средн")),
-    ("enterprise", ("enterprise", "энтерпрайз", "интерпрайз", "энтерпрайс", "корпоратив", "максимальн")),
+    (Package.START, ("старт", "start", "базов", "минимальн")),
+    (Package.OPTIMUM, ("оптимум", "optimum", "оптимал", "средн")),
+    (Package.ENTERPRISE, ("enterprise", "энтерпрайз", "интерпрайз", "энтерпрайс", "корпоратив", "максимальн")),
 )
-_PRODUCT_NUMBERS = {"1": "ai_manager", "2": "ai_lawyer", "3": "ai_analyst"}
+_PRODUCT_NUMBERS = {str(n): p for n, p in enumerate(PRODUCTS, 1)}  # the numbers of the Avito product list
 _PRODUCT_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ai_manager", ("менеджер",)),
-    ("ai_lawyer", ("юрист",)),
-    ("ai_analyst", ("аналитик",)),
+    (Product.AI_MANAGER, ("менеджер",)),
+    (Product.AI_LAWYER, ("юрист",)),
+    (Product.AI_ANALYST, ("аналитик",)),
 )
 
 
@@ -84,12 +79,12 @@ def normalize_slot(name: str, value: Any) -> Any:
             return None
         low, high = (1, MAX_USERS) if name == "users" else (0, MAX_INTEGRATIONS)
         return value if low <= value <= high else None
-    if name in OPTION_VALUES:
+    if name in OPTION_KEYS:
         if name == "sla" and isinstance(value, float):
             value = str(value)
-        return value if isinstance(value, str) and value in OPTION_VALUES[name] else None
+        return value if isinstance(value, str) and value in OPTION_KEYS[name] else None
     if name == "product":
-        return value if value in texts.PRODUCTS else None
+        return value if value in PRODUCTS else None
     if isinstance(value, str):
         text = " ".join(value.split())[:MAX_FREE_TEXT]
         return text or None
@@ -184,7 +179,7 @@ def has_contact(brief: dict[str, Any]) -> bool:
 
 
 def brief_complete(brief: dict[str, Any]) -> bool:
-    return brief.get("product") in texts.PRODUCTS and all(brief.get(slot) is not None for slot in PRICING_SLOTS)
+    return brief.get("product") in PRODUCTS and all(brief.get(slot) is not None for slot in PRICING_SLOTS)
 
 
 def pricing_snapshot(brief: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +212,7 @@ def echo(name: str, value: Any) -> str | None:
     if name == "deadline":
         return texts.DEADLINE_ECHO[value]
     if name == "product":
-        return texts.PRODUCT_NAMES[value]
+        return PRODUCT_INFO[value].title
     return None
 
 

@@ -6,21 +6,7 @@ filled by ``str.format`` in the engine.
 
 from __future__ import annotations
 
-PRODUCTS: tuple[str, ...] = ("ai_manager", "ai_lawyer", "ai_analyst")
-PRODUCT_NAMES: dict[str, str] = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист", "ai_analyst": "ИИ-Аналитик"}
-PRODUCT_NAMES_GEN: dict[str, str] = {"ai_manager": "ИИ-Менеджера", "ai_lawyer": "ИИ-Юриста",
-                                     "ai_analyst": "ИИ-Аналитика"}
-PRODUCT_PITCH: dict[str, str] = {
-    "ai_manager": "отвечает клиентам 24/7 в Avito, Telegram и на сайте, квалифицирует заявки и передаёт их в CRM",
-    "ai_lawyer": "проверяет договоры на риски, готовит типовые документы и отвечает сотрудникам на правовые вопросы",
-    "ai_analyst": "собирает данные из CRM, 1С и рекламы, строит отчёты и отвечает на вопросы по цифрам",
-}
-
-PACKAGES: tuple[str, ...] = ("start", "optimum", "enterprise")
-PACKAGE_NAMES: dict[str, str] = {"start": "Старт", "optimum": "Оптимум", "enterprise": "Enterprise"}
-RECOMMENDED_PACKAGE = "optimum"
-
-CHANNEL_NAMES: dict[str, str] = {"avito": "Авито", "telegram": "Telegram", "site": "сайт"}
+# Product titles and pitches, package names and channel names are the vocabulary's (voronka/vocabulary.py).
 
 # --- greeting ---------------------------------------------------------------------------------------
 
@@ -44,9 +30,9 @@ PRESELECTED = "Расскажу про {name}: он {pitch}."
 # (no buttons), a plain-text hint listing the options.
 
 Q_PRODUCT = "Что вас интересует?"
-Q_PRODUCT_AVITO_LIST = ("1. ИИ-Менеджер — {ai_manager}\n2. ИИ-Юрист — {ai_lawyer}\n3. ИИ-Аналитик — {ai_analyst}\n"
-                        "Напишите название или номер.")
-Q_PRODUCT_LIST = "ИИ-Менеджер — {ai_manager}.\nИИ-Юрист — {ai_lawyer}.\nИИ-Аналитик — {ai_analyst}."
+Q_PRODUCT_AVITO_ITEM = "{n}. {name} — {pitch}"  # one line per product, numbered (Avito has no buttons)
+Q_PRODUCT_AVITO_HINT = "Напишите название или номер."
+Q_PRODUCT_ITEM = "{name} — {pitch}."
 
 Q_INDUSTRY = "В какой сфере работает ваша компания?"
 Q_USERS: dict[str, str] = {

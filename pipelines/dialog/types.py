@@ -14,11 +14,8 @@ if TYPE_CHECKING:
 
     from .state import DialogState
 
-Channel = Literal["avito", "telegram", "site"]
-CHANNELS: tuple[str, ...] = ("avito", "telegram", "site")
-
-# Lead stages this module advances, in order. Later stages ("booked", "paid") are set by other pipelines.
-STAGES: tuple[str, ...] = ("new", "qualified", "brief_done", "quoted", "booked", "paid")
+# Channels and lead stages are the vocabulary's (voronka/vocabulary.py: Channel, Stage, FUNNEL). This module advances
+# a lead up to "quoted"; later stages ("booked", "paid") are set by other pipelines.
 
 HandoffReason = Literal["client_asked", "negative_emotion", "not_understood"]
 

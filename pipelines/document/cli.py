@@ -16,11 +16,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipelines.document.context import KINDS, PACKAGE_CODES, build_context
+from pipelines.document.context import KINDS, build_context
 from pipelines.document.render import DocumentTooLarge, RenderError, render_pdf
 from pipelines.document.storage import KIND_PREFIXES, file_name, format_number
 from voronka.errors import ValidationError
 from voronka.settings import Settings
+from voronka.vocabulary import PACKAGES, RECOMMENDED_PACKAGE
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -75,8 +76,8 @@ def doc_render_main(kind: str, brief_path: str, out_dir: str, settings: Settings
     try:
         raw = _read_brief(Path(brief_path))
         brief = validate_brief(raw)
-        package = raw.get("package") or "optimum"
-        if package not in PACKAGE_CODES:
+        package = raw.get("package") or RECOMMENDED_PACKAGE
+        if package not in PACKAGES:
             raise ValidationError(f"Неизвестный пакет «{package}»: выберите start, optimum или enterprise.",
                                   field="package")
         for name in ("client_name", "company", "payment_url"):

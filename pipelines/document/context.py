@@ -19,10 +19,10 @@ import segno
 from pipelines.document.money import amount_in_words, format_amount, format_rub, to_money
 from voronka.errors import ValidationError
 from voronka.settings import Settings
+from voronka.vocabulary import PRICING_SLOT_TITLES, RECOMMENDED_PACKAGE, Package, Product, product_titles_listed
 
 Kind = Literal["proposal", "contract", "invoice"]
 KINDS: tuple[str, ...] = ("proposal", "contract", "invoice")
-PACKAGE_CODES: tuple[str, ...] = ("start", "optimum", "enterprise")
 
 TITLES: dict[str, str] = {
     "proposal": "Коммерческое предложение",
@@ -32,22 +32,23 @@ TITLES: dict[str, str] = {
 PROPOSAL_VALID_DAYS = 14
 INVOICE_PAY_DAYS = 5
 
+# The documents' description of each product (the title is the vocabulary's).
 PRODUCTS: dict[str, dict[str, str]] = {
-    "ai_manager": {
-        "name": "ИИ-Менеджер",
+    Product.AI_MANAGER: {
+        "name": Product.AI_MANAGER.info.title,
         "tagline": "ассистент продаж, который отвечает клиентам 24/7",
         "description": "Отвечает клиентам в мессенджерах и на сайте, квалифицирует заявки, собирает бриф, "
                        "считает стоимость и передаёт горячие лиды менеджерам в CRM.",
     },
-    "ai_lawyer": {
-        "name": "ИИ-Юрист",
+    Product.AI_LAWYER: {
+        "name": Product.AI_LAWYER.info.title,
         "tagline": "ассистент юриста для договоров и типовых вопросов",
         "description": "Проверяет договоры по чек-листам компании, находит рискованные условия, "
                        "готовит типовые документы и отвечает сотрудникам на правовые вопросы со ссылками "
                        "на источники.",
     },
-    "ai_analyst": {
-        "name": "ИИ-Аналитик",
+    Product.AI_ANALYST: {
+        "name": Product.AI_ANALYST.info.title,
         "tagline": "ответы на вопросы о бизнесе по данным компании",
         "description": "Подключается к учётным системам и таблицам, строит отчёты по запросу на русском "
                        "языке, находит отклонения в показателях и готовит регулярные сводки для "
@@ -84,10 +85,10 @@ STAGES: tuple[tuple[str, str], ...] = (
 # Working days per stage: a rushed deadline fixes the plan, otherwise the package's usual pace
 # (matches «Запуск за 2–3 / 4–6 / 8–12 недель» in the packages' includes).
 STAGE_DAYS = {"lt2w": (2, 3, 3, 2), "lt1w": (1, 2, 1, 1)}
-PACKAGE_STAGE_DAYS = {"start": (2, 4, 4, 3), "optimum": (5, 10, 10, 5), "enterprise": (10, 20, 20, 10)}
+PACKAGE_STAGE_DAYS = {Package.START: (2, 4, 4, 3), Package.OPTIMUM: (5, 10, 10, 5),
+                      Package.ENTERPRISE: (10, 20, 20, 10)}
 RUSH_INCLUDE = {"lt2w": "Ускоренный запуск — до 2 недель", "lt1w": "Срочный запуск — до 1 недели"}
-COEFFICIENT_LABELS = {"base": "Базовая ставка", "users": "Пользователи", "integrations": "Интеграции",
-                      "hosting": "Размещение", "onprem": "Размещение", "sla": "SLA", "deadline": "Сроки"}
+COEFFICIENT_LABELS = {"base": "Базовая ставка", **PRICING_SLOT_TITLES, "onprem": "Размещение"}
 MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
           "ноября", "декабря")
 
@@ -234,8 +235,7 @@ def build_context(kind: str, *, brief: dict[str, Any], quote: Any, package: str,
     product_code = str(brief.get("product", ""))
     product = PRODUCTS.get(product_code)
     if product is None:
-        raise ValidationError("В брифе не указан продукт: ИИ-Менеджер, ИИ-Юрист или ИИ-Аналитик",
-                              field="product")
+        raise ValidationError(f"В брифе не указан продукт: {product_titles_listed()}", field="product")
 
     deadline = str(brief.get("deadline") or "standard")
     packages = []
@@ -283,7 +283,7 @@ def build_context(kind: str, *, brief: dict[str, Any], quote: Any, package: str,
     }
 
     stage_days = STAGE_DAYS.get(deadline) or PACKAGE_STAGE_DAYS.get(chosen["code"],
-                                                                    PACKAGE_STAGE_DAYS["optimum"])
+                                                                    PACKAGE_STAGE_DAYS[RECOMMENDED_PACKAGE])
     stages = [{"n": i + 1, "name": name, "result": result, "days": days, "days_text": days_ru(days)}
               for i, ((name, result), days) in enumerate(zip(STAGES, stage_days, strict=True))]
     total_days = sum(stage_days)

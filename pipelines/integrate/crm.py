@@ -26,7 +26,6 @@ from sqlmodel import Session, col, select
 
 from db.models import Conversation, Lead, Quote
 from integrations.amocrm import STATUS_SUCCESS, AmoCRMClient, AmoRateLimiter, AmoUnauthorized
-from pipelines.dialog.texts import PRODUCT_NAMES
 from pipelines.integrate.dealkit import (
     async_redis,
     brief_data,
@@ -42,6 +41,7 @@ from pipelines.integrate.dealkit import (
 from pipelines.integrate.emails import queue_email
 from pipelines.reply import OutgoingReply
 from voronka.errors import NotConfigured, VoronkaError
+from voronka.vocabulary import RECOMMENDED_PACKAGE, product_title
 
 if TYPE_CHECKING:
     from pipelines.conversation import PipelineDeps
@@ -64,7 +64,7 @@ def crm_url(deps: PipelineDeps, amo_lead_id: int | None) -> str | None:
 
 def quoted_price(session: Session, lead: Lead) -> Decimal:
     """The chosen package's price (Оптимум when none is chosen) for the current brief; 0 before a quote."""
-    package = lead.chosen_package or "optimum"
+    package = lead.chosen_package or RECOMMENDED_PACKAGE
     try:
         return package_price(session, lead, package)
     except (VoronkaError, ValueError):
@@ -83,7 +83,7 @@ def brief_note(session: Session, lead: Lead) -> str:
         if value in (None, "", []):
             continue
         if key == "product":
-            value = PRODUCT_NAMES.get(str(value), value)
+            value = product_title(value, value)
         lines.append(f"{label}: {value}")
     if lead.chosen_package:
         lines.append(f"Выбранный пакет: {package_name(lead.chosen_package)}")

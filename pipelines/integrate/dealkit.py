@@ -17,14 +17,14 @@ from loguru import logger
 from sqlmodel import Session, col, select
 
 from db.models import Brief, Client, Conversation, Lead
-from pipelines.dialog.texts import PACKAGE_NAMES, PRODUCT_NAMES
 from pipelines.reply import OutgoingReply, add_outbox, write_replies
+from voronka.vocabulary import PRICING_SLOTS, package_title, product_title
 
 if TYPE_CHECKING:
     from pipelines.conversation import PipelineDeps
 
 T = TypeVar("T")
-PRICING_SLOTS = ("product", "users", "integrations", "hosting", "sla", "deadline")
+PRICED_BRIEF_KEYS = ("product", *PRICING_SLOTS)  # the part of a brief the price depends on
 
 
 def run(factory: Callable[[], Awaitable[T]]) -> T:
@@ -70,13 +70,13 @@ def contact_context(session: Session, lead: Lead) -> dict[str, Any]:
         "client_name": str(name or "Клиент без имени"),
         "phone": brief.get("phone") or (client.phone if client else None),
         "email": brief.get("email") or (client.email if client else None),
-        "product": PRODUCT_NAMES.get(str(brief.get("product") or lead.product), ""),
+        "product": product_title(brief.get("product") or lead.product),
         "company": brief.get("company"),
     }
 
 
 def package_name(code: str | None) -> str:
-    return PACKAGE_NAMES.get(str(code or ""), str(code or ""))
+    return package_title(code, str(code or ""))
 
 
 def latest_conversation(session: Session, lead_id: int) -> Conversation | None:
@@ -129,7 +129,7 @@ def package_price(session: Session, lead: Lead, package: str) -> Decimal:
     from pipelines.price.engine import quote as compute_quote
 
     brief = brief_data(session, lead)
-    pricing_brief = {k: brief[k] for k in PRICING_SLOTS if brief.get(k) is not None}
+    pricing_brief = {k: brief[k] for k in PRICED_BRIEF_KEYS if brief.get(k) is not None}
     if not pricing_brief.get("product") and lead.product not in ("", "none"):
         pricing_brief["product"] = lead.product
     result = compute_quote(pricing_brief, rates(session))

@@ -18,6 +18,7 @@ from pipelines.document.render import render_pdf
 from pipelines.document.storage import issue_document
 from pipelines.price.engine import quote as compute_quote
 from pipelines.reply import OutgoingReply
+from voronka.vocabulary import RECOMMENDED_PACKAGE
 
 if TYPE_CHECKING:
     from pipelines.conversation import PipelineDeps
@@ -32,7 +33,7 @@ def handle_document(deps: PipelineDeps, session: Session, lead: Lead, conversati
 
     assert lead.id is not None
     kind = str(data.get("kind") or "proposal")
-    package = str(data.get("package") or lead.chosen_package or "optimum")
+    package = str(data.get("package") or lead.chosen_package or RECOMMENDED_PACKAGE)
     brief_row = session.exec(select(Brief).where(Brief.lead_id == lead.id)).one()
     brief = dict(brief_row.data)
     pricing_brief = {k: brief[k] for k in ("product", "users", "integrations", "hosting", "sla", "deadline")

@@ -37,7 +37,7 @@ from pipelines.document.render import render_pdf
 from pipelines.document.storage import issue_document
 from pipelines.integrate import nps
 from pipelines.integrate.dealkit import (
-    PRICING_SLOTS,
+    PRICED_BRIEF_KEYS,
     contact_context,
     latest_conversation,
     notify_managers,
@@ -54,6 +54,7 @@ from pipelines.leads import advance_stage, record_event
 from pipelines.reply import OutgoingReply
 from voronka.errors import NotConfigured, UpstreamError, VoronkaError
 from voronka.settings import Settings
+from voronka.vocabulary import RECOMMENDED_PACKAGE
 
 if TYPE_CHECKING:
     from pipelines.conversation import PipelineDeps
@@ -132,7 +133,7 @@ def issue_invoice(deps: PipelineDeps, session: Session, lead: Lead, package: str
     settings = deps.settings
     brief_row = session.exec(select(Brief).where(Brief.lead_id == lead.id)).one()
     brief = dict(brief_row.data)
-    pricing_brief = {k: brief[k] for k in PRICING_SLOTS if brief.get(k) is not None}
+    pricing_brief = {k: brief[k] for k in PRICED_BRIEF_KEYS if brief.get(k) is not None}
     result = compute_quote(pricing_brief, rates(session))
     link = pay_url(settings, payment.id) if payment is not None and payment.id is not None else None
     digest = brief_hash(pricing_brief | {"name": brief.get("name"), "company": brief.get("company"),
@@ -264,7 +265,7 @@ def issue_link(deps: PipelineDeps, session: Session, lead: Lead, conversation: C
 def handle_payment(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
                    data: dict[str, Any]) -> list[OutgoingReply]:
     """The "payment" action {"package"}."""
-    package = str(data.get("package") or lead.chosen_package or "optimum")
+    package = str(data.get("package") or lead.chosen_package or RECOMMENDED_PACKAGE)
     return issue_link(deps, session, lead, conversation, package=package)
 
 

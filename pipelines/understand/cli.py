@@ -11,7 +11,7 @@ import json
 from typing import Any, TextIO
 
 from pipelines.understand.offline import understand_offline
-from pipelines.understand.types import PRODUCTS
+from voronka.vocabulary import PRODUCT_OR_NONE
 
 MAX_TEXT_CHARS = 10_000
 
@@ -33,7 +33,7 @@ def analyze_line(line: str, lineno: int) -> dict[str, Any]:
     if len(text) > MAX_TEXT_CHARS:
         return _error(f"Строка {lineno}: текст длиннее {MAX_TEXT_CHARS} символов.")
     expecting = rec.get("expecting") if isinstance(rec.get("expecting"), str) else None
-    current = rec.get("current_product") if rec.get("current_product") in PRODUCTS else None
+    current = rec.get("current_product") if rec.get("current_product") in PRODUCT_OR_NONE else None
     return understand_offline(text, current_product=current, expecting=expecting).as_dict()
 
 

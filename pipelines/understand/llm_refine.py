@@ -16,11 +16,20 @@ from typing import Any, Protocol
 from loguru import logger
 
 from pipelines.understand.offline import understand_offline
-from pipelines.understand.types import EMOTIONS, INTENTS, OTHER_SLOTS, PRICING_SLOTS, PRODUCTS, Understanding
+from pipelines.understand.types import Understanding
+from voronka.vocabulary import (
+    BAND_SLOTS,
+    EMOTIONS,
+    INTENTS,
+    OPTION_KEYS,
+    OPTION_SLOTS,
+    OTHER_SLOTS,
+    PRICING_SLOTS,
+    PRODUCT_OR_NONE,
+    Emotion,
+    Intent,
+)
 
-_HOSTING = ("cloud", "hybrid", "onprem")
-_SLA = ("standard", "99.5", "99.9")
-_DEADLINE = ("standard", "lt2w", "lt1w")
 _TEXT_SLOT_MAX = 200
 
 
@@ -85,14 +94,10 @@ def validate_slot(name: str, value: Any) -> Any:
     """The slot value in our canonical form, or None when it is not valid for that slot."""
     if value is None:
         return None
-    if name in ("users", "integrations"):
+    if name in BAND_SLOTS:
         return _int_slot(value)
-    if name == "hosting":
-        return _enum_slot(value, _HOSTING)
-    if name == "sla":
-        return _enum_slot(value, _SLA)
-    if name == "deadline":
-        return _enum_slot(value, _DEADLINE)
+    if name in OPTION_SLOTS:
+        return _enum_slot(value, OPTION_KEYS[name])
     if name == "phone":
         return _phone_slot(value)
     if name == "email":
@@ -110,15 +115,15 @@ def merge(base: Understanding, data: Any) -> Understanding:
     used = False
     intent, product, emotion = base.intent, base.product, base.emotion
     if data.get("intent") in INTENTS:
-        intent, used = data["intent"], True
-    if data.get("product") in PRODUCTS:
-        product, used = data["product"], True
+        intent, used = Intent(data["intent"]), True
+    if data.get("product") in PRODUCT_OR_NONE:
+        product, used = str(data["product"]), True
     if data.get("emotion") in EMOTIONS:
-        emotion, used = data["emotion"], True
+        emotion, used = Emotion(data["emotion"]), True
     slots = dict(base.slots)
     raw_slots = data.get("slots")
     if isinstance(raw_slots, dict):
-        for name in PRICING_SLOTS + OTHER_SLOTS:
+        for name in (*PRICING_SLOTS, *OTHER_SLOTS):
             value = validate_slot(name, raw_slots.get(name))
             if value is not None:
                 slots[name] = value
@@ -136,7 +141,7 @@ def merge(base: Understanding, data: Any) -> Understanding:
 def _system_prompt(today: date) -> str:
     from integrations.llm.prompts import render_prompt
 
-    return render_prompt("understand", intents=list(INTENTS), products=list(PRODUCTS), emotions=list(EMOTIONS),
+    return render_prompt("understand", intents=list(INTENTS), products=list(PRODUCT_OR_NONE), emotions=list(EMOTIONS),
                          today=today.isoformat())
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from pipelines.understand import slots as sl
 from pipelines.understand.lexicon import compiled, product_patterns
 from pipelines.understand.normalize import normalize
-from pipelines.understand.types import PRODUCTS, Understanding
+from pipelines.understand.types import Understanding
+from voronka.vocabulary import NO_PRODUCT, PRODUCT_OR_NONE, Emotion, Intent, Product
 
 # Slots that are facts about the client's needs: kept only when the message states them (brief/price),
 # not when it merely asks about them («вы соблюдаете 152-ФЗ?», «бот умеет с 1С?»).
@@ -63,12 +64,12 @@ def detect_product(t: str, min_score: int = 2) -> str:
         if score:
             scores[product] = score
     if not scores:
-        return "none"
+        return NO_PRODUCT
     best = max(scores.values())
     if best < min_score:
-        return "none"
+        return NO_PRODUCT
     winners = [p for p, s in scores.items() if s == best]
-    return winners[0] if len(winners) == 1 else "none"
+    return winners[0] if len(winners) == 1 else NO_PRODUCT
 
 
 def detect_emotion(t: str, raw: str) -> str:
@@ -125,7 +126,7 @@ def _strip_contacts(raw: str) -> str:
 def _is_question(t: str, product: str) -> bool:
     """A question mark or a question word, or «аналитик умеет строить прогнозы» (a capability asked without «?»)."""
     c = compiled()
-    return bool(c["question"].search(t)) or (product != "none" and bool(c["product_question"].search(t)))
+    return bool(c["question"].search(t)) or (product != NO_PRODUCT and bool(c["product_question"].search(t)))
 
 
 def _decide_intent(
@@ -144,8 +145,8 @@ def _decide_intent(
     need = bool(c["need"].search(t))
     we = bool(_WE_RE.search(t))
     need_facts = any(k in found for k in _NEED_SLOTS)
-    bare_product_answer = expecting == "product" and product != "none" and len(t.split()) <= 3
-    product_question = is_question and product != "none" and bool(c["product_question"].search(t))
+    bare_product_answer = expecting == "product" and product != NO_PRODUCT and len(t.split()) <= 3
+    product_question = is_question and product != NO_PRODUCT and bool(c["product_question"].search(t))
     if product_question and not need and not we:
         return "product_info", "capability"  # «бот может передать клиента живому менеджеру?»
     if _THANKS_FOR_RE.search(t):
@@ -170,28 +171,28 @@ def _decide_intent(
             return rule, rule
     if is_question and c["faq"].search(t):
         return "faq", "faq"  # also while the bot waits for an answer: a question is not an answer
-    asked_product = product if product != "none" else (current_product or "none")
+    asked_product = product if product != NO_PRODUCT else (current_product or NO_PRODUCT)
     does = bool(_PRODUCT_DOES_RE.search(t))
-    if is_question and asked_product != "none" and (c["capability"].search(t) or does) and not we:
+    if is_question and asked_product != NO_PRODUCT and (c["capability"].search(t) or does) and not we:
         return "product_info", "capability"
     if expecting and expecting in found:
         return "brief", "expecting"
-    if expecting == "product" and product != "none":
+    if expecting == "product" and product != NO_PRODUCT:
         return "brief", "expecting"
     if c["greeting_strong"].search(t) and not need_facts:
         return "greeting", "greeting"  # «по ИИ-юристу объявление актуально?»
     if is_question and c["product_info"].search(t) and not need and not we:
         return "product_info", "product_info"
     states_nothing = not (need or we or need_facts or any(k in found for k in _CONTACT_SLOTS))
-    if is_question and product != "none" and states_nothing:
+    if is_question and product != NO_PRODUCT and states_nothing:
         return "product_info", "product_info"  # «а что аналитик по рекламе?»: asks about the product, states nothing
     if need_facts or any(k in found for k in _CONTACT_SLOTS):
         return "brief", "brief"
     if c["greeting_strong"].search(t):
         return "greeting", "greeting"
-    if product != "none" and need and not is_question:
+    if product != NO_PRODUCT and need and not is_question:
         return "brief", "brief"
-    if c["product_info"].search(t) or product != "none":
+    if c["product_info"].search(t) or product != NO_PRODUCT:
         return "product_info", "product_info"
     if c["faq"].search(t):
         return "faq", "faq"
@@ -215,7 +216,7 @@ def understand_offline(
     """
     raw = (text or "").strip()
     if not raw:
-        return Understanding(product=_product_or(current_product), confidence=0.0)  # type: ignore[arg-type]
+        return Understanding(product=_product_or(current_product), confidence=0.0)
     t = normalize(_strip_contacts(raw))
     c = compiled()
     product = detect_product(t)
@@ -243,17 +244,17 @@ def understand_offline(
             found["integrations"] = n
         else:
             del found["integrations"]
-    if intent == "objection" and product == "none":
+    if intent == "objection" and product == NO_PRODUCT:
         product = _compared_role(t)  # «проще нанять живого менеджера»: the product being compared
     if intent not in _FACT_INTENTS:
         keep_expected = expecting if intent == "brief" else None
         found = {k: v for k, v in found.items() if k in _CONTACT_SLOTS or k == keep_expected}
-    if product == "none":
+    if product == NO_PRODUCT:
         product = _product_or(current_product)
     return Understanding(
-        intent=intent,  # type: ignore[arg-type]
-        product=product,  # type: ignore[arg-type]
-        emotion=detect_emotion(t, raw),  # type: ignore[arg-type]
+        intent=Intent(intent),
+        product=product,
+        emotion=Emotion(detect_emotion(t, raw)),
         slots=found,
         confidence=_CONFIDENCE.get(rule, 0.5),
         source="offline",
@@ -263,13 +264,13 @@ def understand_offline(
 _ROLE_RE = re.compile(
     r"\b(?:нанять|нанимать|взять|держать|есть)\s+(?:\w+\s+){0,2}(менеджер|юрист|аналитик)\w*"
 )
-_ROLE_PRODUCT = {"менеджер": "ai_manager", "юрист": "ai_lawyer", "аналитик": "ai_analyst"}
+_ROLE_PRODUCT = {"менеджер": Product.AI_MANAGER, "юрист": Product.AI_LAWYER, "аналитик": Product.AI_ANALYST}
 
 
 def _compared_role(t: str) -> str:
     m = _ROLE_RE.search(t)
-    return _ROLE_PRODUCT[m.group(1)] if m else "none"
+    return _ROLE_PRODUCT[m.group(1)] if m else NO_PRODUCT
 
 
 def _product_or(current: str | None) -> str:
-    return current if current in PRODUCTS else "none"
+    return current if current in PRODUCT_OR_NONE else NO_PRODUCT

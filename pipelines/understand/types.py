@@ -5,28 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Intent = Literal["greeting", "product_info", "price", "brief", "objection", "booking", "payment", "documents",
-                 "human", "faq", "other"]
-Product = Literal["ai_manager", "ai_lawyer", "ai_analyst", "none"]
-Emotion = Literal["positive", "neutral", "negative"]
+from voronka.vocabulary import NO_PRODUCT, Emotion, Intent
 
-INTENTS: tuple[str, ...] = ("greeting", "product_info", "price", "brief", "objection", "booking", "payment",
-                            "documents", "human", "faq", "other")
-PRODUCTS: tuple[str, ...] = ("ai_manager", "ai_lawyer", "ai_analyst", "none")
-EMOTIONS: tuple[str, ...] = ("positive", "neutral", "negative")
-
-# Slot names. Pricing slots: users (int), integrations (int), hosting (cloud|hybrid|onprem),
-# sla (standard|99.5|99.9), deadline (standard|lt2w|lt1w). Others are free text / normalised strings:
-# industry, goals, security, name, phone (+7XXXXXXXXXX), email.
-PRICING_SLOTS: tuple[str, ...] = ("users", "integrations", "hosting", "sla", "deadline")
-OTHER_SLOTS: tuple[str, ...] = ("industry", "goals", "security", "name", "phone", "email")
+# The labels (intents, products or «none», emotions) and the slot names are the vocabulary's: voronka/vocabulary.py
+# (INTENTS, PRODUCT_OR_NONE, EMOTIONS, PRICING_SLOTS, OTHER_SLOTS).
 
 
 @dataclass
 class Understanding:
-    intent: Intent = "other"
-    product: Product = "none"
-    emotion: Emotion = "neutral"
+    intent: Intent = Intent.OTHER
+    product: str = NO_PRODUCT  # a Product value, or NO_PRODUCT when the message names none
+    emotion: Emotion = Emotion.NEUTRAL
     slots: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.0  # 0..1, how sure the offline rules are of the intent
     source: Literal["offline", "llm"] = "offline"

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from sqlmodel import Session
 
-from db.models import Channel, Document
+from db.models import Document
 from db.repo_pricing import load_rate_table, price_history, update_coefficient, update_rate
 from pipelines import analytics
 from pipelines.admin import kb as kb_admin
@@ -26,6 +26,7 @@ from pipelines.admin import leads as leads_admin
 from pipelines.admin.paging import PageRequest, choice_param, int_param
 from pipelines.admin.system import integrations, log_tail
 from voronka.errors import NotFound, PayloadTooLarge, ValidationError
+from voronka.vocabulary import CHANNELS, PACKAGES, PRODUCTS, RECOMMENDED_PACKAGE, STAGES, Product
 from web import keys
 from web.admin import deps
 from web.admin.auth import LoginGuard, authenticate, issue_token
@@ -132,8 +133,8 @@ def lead_filter(query: Any) -> leads_admin.LeadFilter:
     if search is not None and len(search) > 100:
         raise ValidationError("q: до 100 символов", field="q")
     return leads_admin.LeadFilter(
-        stage=choice_param(query, "stage", leads_admin.STAGES),
-        channel=choice_param(query, "channel", Channel.ALL),
+        stage=choice_param(query, "stage", STAGES),
+        channel=choice_param(query, "channel", CHANNELS),
         hold=None if hold in (None, "") else hold in ("1", "true"),
         search=search)
 
@@ -482,14 +483,14 @@ SAMPLE_BRIEF: dict[str, Any] = {"product": "ai_lawyer", "users": 25, "integratio
 
 
 def template_preview(session: Session, kind: str, product: str, package: str, settings: Any) -> str:
-    from pipelines.document.context import KINDS, PACKAGE_CODES, build_context
+    from pipelines.document.context import KINDS, build_context
     from pipelines.document.render import render_html
     from pipelines.document.storage import format_number
     from pipelines.price.engine import calculate, validate_brief
 
     if kind not in KINDS:
         raise NotFound("Нет такого шаблона")
-    if package not in PACKAGE_CODES:
+    if package not in PACKAGES:
         raise ValidationError("package: start, optimum или enterprise", field="package")
     raw = {**SAMPLE_BRIEF, "product": product}
     brief = validate_brief(raw)
@@ -517,8 +518,8 @@ async def get_templates(request: web.Request) -> web.Response:
 @api_auth
 async def get_template_preview(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
-    product = choice_param(request.query, "product", ("ai_manager", "ai_lawyer", "ai_analyst")) or "ai_lawyer"
-    package = request.query.get("package") or "optimum"
+    product = choice_param(request.query, "product", PRODUCTS) or Product.AI_LAWYER
+    package = request.query.get("package") or RECOMMENDED_PACKAGE
     html = await in_session(request, template_preview, kind, product, package, request.app[keys.SETTINGS])
     html = html.replace("</head>", PREVIEW_STYLE + "</head>", 1)
     return web.Response(text=html, content_type="text/html", headers={

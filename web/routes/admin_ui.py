@@ -18,13 +18,22 @@ import jinja2
 from aiohttp import web
 from sqlmodel import Session
 
-from db.models import Channel
 from pipelines.admin import kb as kb_admin
 from pipelines.admin import leads as leads_admin
 from pipelines.admin.paging import PageRequest
 from pipelines.admin.system import integrations
 from voronka import paths
 from voronka.errors import Forbidden, RateLimited, Unauthorized, VoronkaError
+from voronka.vocabulary import (
+    CHANNELS,
+    PACKAGE_TITLES,
+    PACKAGES,
+    PRODUCTS,
+    RECOMMENDED_PACKAGE,
+    STAGE_LABELS,
+    STAGES,
+    Product,
+)
 from web import keys
 from web.admin.auth import Claims
 from web.admin.deps import COOKIE_NAME, authenticate_request, claims_of, in_session
@@ -80,7 +89,7 @@ def _money(value: Any) -> str:
 BRIEF_VALUES = {"hosting": {"cloud": "Облако", "hybrid": "Гибрид", "onprem": "On-premise"},
                 "sla": {"standard": "Стандартный", "99.5": "99,5 %", "99.9": "99,9 %"},
                 "deadline": {"standard": "Стандартный", "lt2w": "До 2 недель", "lt1w": "До 1 недели"},
-                "package": {"start": "Старт", "optimum": "Оптимум", "enterprise": "Enterprise"}}
+                "package": PACKAGE_TITLES}
 
 
 def _brief_value(value: Any, key: str) -> str:
@@ -100,10 +109,10 @@ def environment() -> jinja2.Environment:
     from pipelines.dialog.texts import HANDOFF_REASONS
 
     env.globals["HANDOFF_REASONS"] = HANDOFF_REASONS
-    env.globals.update(NAV=NAV, BRIEF_LABELS=BRIEF_LABELS, STAGE_LABELS=leads_admin.STAGE_LABELS,
+    env.globals.update(NAV=NAV, BRIEF_LABELS=BRIEF_LABELS, STAGE_LABELS=STAGE_LABELS,
                        CHANNEL_LABELS=leads_admin.CHANNEL_LABELS,
                        PRODUCT_LABELS=leads_admin.PRODUCT_LABELS, ROLE_LABELS=ROLE_LABELS,
-                       EVENT_LABELS=EVENT_LABELS, STAGES=leads_admin.STAGES, CHANNELS=Channel.ALL)
+                       EVENT_LABELS=EVENT_LABELS, STAGES=STAGES, CHANNELS=CHANNELS)
     return env
 
 
@@ -356,10 +365,10 @@ async def price_submit(request: web.Request) -> web.StreamResponse:
 async def templates_page(request: web.Request) -> web.Response:
     kind = request.query.get("kind", "proposal")
     kind = kind if kind in admin_api.TEMPLATE_TITLES else "proposal"
-    product = request.query.get("product", "ai_lawyer")
-    product = product if product in ("ai_manager", "ai_lawyer", "ai_analyst") else "ai_lawyer"
-    package = request.query.get("package", "optimum")
-    package = package if package in ("start", "optimum", "enterprise") else "optimum"
+    product = request.query.get("product", Product.AI_LAWYER)
+    product = product if product in PRODUCTS else Product.AI_LAWYER
+    package = request.query.get("package", RECOMMENDED_PACKAGE)
+    package = package if package in PACKAGES else RECOMMENDED_PACKAGE
     preview = f"/api/v1/admin/templates/{quote(kind)}/preview?" + urlencode({"product": product, "package": package})
     return render(request, "templates.html", titles=admin_api.TEMPLATE_TITLES, kind=kind, product=product,
                   package=package, preview=preview, active="templates")

@@ -22,12 +22,12 @@ from email_validator import EmailNotValidError, validate_email
 from db.models import utcnow
 from pipelines.inbox import Inbound, record_inbound
 from voronka.errors import ValidationError
+from voronka.vocabulary import PRODUCTS, product_title, product_titles_listed
 from web import keys
 from web.jsonutil import json_response
 from web.routes.site_chat import CLIENT_ID_RE, read_json, validate_session_id
 from workers.enqueue import INBOUND_ACTOR
 
-PRODUCTS = {"ai_manager": "ИИ-Менеджер", "ai_lawyer": "ИИ-Юрист", "ai_analyst": "ИИ-Аналитик"}
 MAX_NAME = 100
 MAX_COMPANY = 200
 MAX_COMMENT = 2000
@@ -57,7 +57,7 @@ class LeadForm:
         if self.company:
             parts.append(f"компания: {self.company}")
         if self.product:
-            parts.append(f"продукт: {PRODUCTS[self.product]}")
+            parts.append(f"продукт: {product_title(self.product)}")
         text = "Заявка с сайта. " + ", ".join(parts) + "."
         if self.comment:
             text += f" Комментарий: {self.comment}"
@@ -118,7 +118,7 @@ def parse_lead_form(body: dict[str, Any]) -> LeadForm:
     company = _text(body, "company", max_length=MAX_COMPANY, label="Компания")
     product_raw = body.get("product") or None
     if product_raw is not None and product_raw not in PRODUCTS:
-        raise ValidationError("Выберите продукт: ИИ-Менеджер, ИИ-Юрист или ИИ-Аналитик", field="product")
+        raise ValidationError(f"Выберите продукт: {product_titles_listed()}", field="product")
     comment = _text(body, "comment", max_length=MAX_COMMENT, label="Комментарий")
     if body.get("consent") is not True:
         raise ValidationError("Нужно согласие на обработку персональных данных", field="consent")

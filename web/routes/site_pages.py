@@ -18,6 +18,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from voronka import paths
+from voronka.vocabulary import PRODUCTS
 from web import keys
 from web.jsonutil import json_response
 
@@ -25,7 +26,6 @@ KB_DIR = paths.KNOWLEDGE_BASE_DIR
 TEMPLATES_DIR = paths.TEMPLATES_DIR / "site"
 STATIC_DIR = paths.STATIC_DIR
 
-PRODUCT_FILES = (("ai_manager", "ИИ-Менеджер"), ("ai_lawyer", "ИИ-Юрист"), ("ai_analyst", "ИИ-Аналитик"))
 CASE_ORDER = ("furniture_avito", "dental_clinic", "logistics_lawyer", "ecommerce_analyst", "developer_after_inhouse",
               "autoservice_start")
 FAQ_ORDER = ("pilot", "payment_contract", "security_152fz", "hosting", "support_guarantees")
@@ -193,7 +193,7 @@ class SiteContent:
         self._content: dict[str, Any] = {}
 
     def _files(self) -> list[Path]:
-        services = [self.kb_dir / "services" / f"{code}.md" for code, _ in PRODUCT_FILES]
+        services = [self.kb_dir / "services" / f"{code}.md" for code in PRODUCTS]
         services.append(self.kb_dir / "services" / "about.md")
         return ([p for p in services if p.exists()] + sorted((self.kb_dir / "cases").glob("*.md"))
                 + sorted((self.kb_dir / "faq").glob("*.md")))
@@ -211,10 +211,10 @@ class SiteContent:
 
     def _load(self) -> dict[str, Any]:
         services = []
-        for code, label in PRODUCT_FILES:
+        for code in PRODUCTS:
             path = self.kb_dir / "services" / f"{code}.md"
             if path.exists():
-                services.append(service_view(code, label, self._doc(path)))
+                services.append(service_view(code, code.info.title, self._doc(path)))
         about_path = self.kb_dir / "services" / "about.md"
         about = self._doc(about_path) if about_path.exists() else MarkdownDoc("about", "", [], [])
         steps = about.section("Как мы работаем")
