@@ -13,6 +13,7 @@ RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 #    web/static, db/migrations) land in site-packages; the build directory is removed afterwards.
 COPY pyproject.toml ./
 COPY voronka voronka
+COPY cli cli
 COPY web web
 COPY bot bot
 COPY workers workers

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import zipfile
 
-RUNTIME_TREES = ["voronka", "web", "bot", "workers", "pipelines", "db", "integrations", "templates", "knowledge_base"]
+RUNTIME_TREES = [
+    "cli", "voronka", "web", "bot", "workers", "pipelines", "db", "integrations", "templates", "knowledge_base",
+]
 
 
 def main() -> None:

@@ -134,7 +134,7 @@ def main() -> int:
         data_dir = tmp / "data"
         env = {**os.environ, "VORONKA_DATA_DIR": str(data_dir), "VORONKA_PORT": str(port), "LOG_LEVEL": "WARNING",
                "RATE_LIMIT_PER_MINUTE": "100000000"}  # one load-generator IP: lift the per-IP limit
-        run_proc = subprocess.Popen([sys.executable, "-m", "voronka.cli", "run"], env=env,
+        run_proc = subprocess.Popen([sys.executable, "-m", "cli", "run"], env=env,
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert run_proc.stdout is not None
         for line in run_proc.stdout:

@@ -178,7 +178,7 @@ def main() -> int:
            "VORONKA_WORKER_PROCESSES": str(args.workers)}
     for key in ("DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
-    run_proc = subprocess.Popen([sys.executable, "-m", "voronka.cli", "run"], env=env, stdout=subprocess.PIPE,
+    run_proc = subprocess.Popen([sys.executable, "-m", "cli", "run"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
     url = f"http://127.0.0.1:{port}/api/v1/webhooks/avito/messages/{SECRET}"
     try:

@@ -2,7 +2,8 @@
 
 Exit 0 with a one-line message when the process is alive (a fresh Redis heartbeat; for the web, ``/ready`` answers
 200), 1 otherwise. Never starts the embedded servers: without ``REDIS_URL`` it uses the running ones of
-``VORONKA_DATA_DIR`` (``voronka run``), or reports that there are none.
+``VORONKA_DATA_DIR`` (``voronka run``), or reports that there are none. It imports only the heartbeat checks, so a
+probe every few seconds stays cheap.
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
-from typing import Any
 
+from db.embedded import EmbeddedServices
+from voronka import heartbeat
 from voronka.settings import Settings
 
 
-def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
-    from voronka import heartbeat
-    from voronka.services import running_redis_url
+def running_redis_url(settings: Settings) -> str:
+    """The Redis URL from settings, else that of the embedded servers already running for the data dir, else ""."""
+    if settings.redis_url:
+        return settings.redis_url
+    state = EmbeddedServices(settings.data_dir).read_state()
+    return state.redis_url if state is not None else ""
 
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     if args.target == "web":
         url = args.url or heartbeat.ready_url(settings.VORONKA_HOST, settings.VORONKA_PORT)
         ok, message = heartbeat.check_web(url, timeout=args.timeout)
@@ -34,13 +41,12 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if ok else 1
 
 
-def add_parsers(sub: Any) -> dict[str, Any]:
-    p = sub.add_parser("health", help="живость процесса: worker | scheduler | web (код 0 — жив, 1 — нет)")
-    p.add_argument("target", choices=["worker", "scheduler", "web"])
-    where = p.add_mutually_exclusive_group()
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", choices=["worker", "scheduler", "web"])
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--this-host", action="store_true",
                        help="worker/scheduler: только процессы этой машины (контейнера)")
     where.add_argument("--host", default=None, help="worker/scheduler: только процессы машины HOST")
-    p.add_argument("--url", default=None, help="web: адрес /ready (по умолчанию из VORONKA_HOST и VORONKA_PORT)")
-    p.add_argument("--timeout", type=float, default=5.0, help="web: секунд на ответ")
-    return {"health": cmd_health}
+    parser.add_argument("--url", default=None, help="web: адрес /ready (по умолчанию из VORONKA_HOST и VORONKA_PORT)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="web: секунд на ответ")
+    parser.set_defaults(handler=cmd_health)

@@ -7,6 +7,7 @@ A lock file makes a second ``voronka run`` on the same data dir refuse to start.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import fcntl
@@ -22,9 +23,10 @@ from typing import IO
 
 from loguru import logger
 
+from cli.services import service_urls
 from db.migrate import upgrade
+from pipelines.knowledge.cli import rescan
 from voronka.logs import setup_logging
-from voronka.services import service_urls
 from voronka.settings import Settings
 
 PR_SET_PDEATHSIG = 1
@@ -94,7 +96,7 @@ def run(settings: Settings, *, port: int) -> int:
             _ingest_knowledge(settings, urls.database_url, urls.redis_url)
             env = {**os.environ, "DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url,
                    "VORONKA_PORT": str(port), "VORONKA_DATA_DIR": str(settings.data_dir)}
-            exe = [sys.executable, "-m", "voronka.cli"]
+            exe = [sys.executable, "-m", "cli"]
             children = [Child(f"web-{i + 1}", [*exe, "web", "--no-migrate"])
                         for i in range(settings.VORONKA_WEB_PROCESSES)]
             children += [Child(f"worker-{i + 1}", [*exe, "worker", "--no-migrate"])
@@ -133,8 +135,6 @@ def run(settings: Settings, *, port: int) -> int:
 
 def _ingest_knowledge(settings: Settings, database_url: str, redis_url: str) -> None:
     """The shipped knowledge base is searchable from the first message (the scheduler keeps it fresh after)."""
-    from pipelines.knowledge.cli import rescan
-
     scoped = settings.model_copy(update={"DATABASE_URL": database_url, "REDIS_URL": redis_url})
     report = rescan(scoped)
     if report.failed:
@@ -166,3 +166,12 @@ def _stop_children(children: list[Child]) -> None:
             logger.warning("{} did not stop in time; killing it", child.name)
             child.proc.kill()
             child.proc.wait(timeout=5)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    return run(settings, port=args.port or settings.VORONKA_PORT)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=None)
+    parser.set_defaults(handler=cmd_run)

@@ -1,13 +1,21 @@
-"""Where Postgres and Redis are: the URLs from settings, else the embedded servers of ``VORONKA_DATA_DIR``."""
+"""Where Postgres and Redis are: the URLs from settings, else the embedded servers of ``VORONKA_DATA_DIR``; and the
+wrapper that runs a command's body against them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+
+from db import crypto
 from db.embedded import EmbeddedServices
+from db.engine import make_engine
+from db.migrate import upgrade
 from voronka.settings import Settings
+
+ServicesBody = Callable[[str, str], int]  # (database URL, Redis URL) -> exit code
 
 
 @dataclass
@@ -37,10 +45,24 @@ def service_urls(settings: Settings, *, own: bool = False) -> Iterator[ServiceUr
         embedded.stop()
 
 
-def running_redis_url(settings: Settings) -> str:
-    """The Redis URL from settings, else that of the embedded servers already running for the data dir, else "".
-    Starts nothing (``voronka health``)."""
-    if settings.redis_url:
-        return settings.redis_url
-    state = EmbeddedServices(settings.data_dir).read_state()
-    return state.redis_url if state is not None else ""
+def with_services(settings: Settings, body: ServicesBody, *, migrate: bool = True,
+                  personal_data: bool = False) -> int:
+    """Run ``body`` with the URLs of :func:`service_urls`, the schema migrated first unless ``migrate=False``;
+    ``personal_data=True`` configures the key ring of the encrypted columns first (commands that read or write them).
+    """
+    if personal_data:
+        crypto.configure(settings)
+    with service_urls(settings) as urls:
+        if migrate:
+            upgrade(urls.database_url)
+        return body(urls.database_url, urls.redis_url)
+
+
+@contextmanager
+def one_connection_engine(database_url: str) -> Iterator[Engine]:
+    """A sync engine of one pooled connection for a one-shot command, disposed on exit."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -1,6 +1,6 @@
 """The worker's liveness heartbeat as a Dramatiq middleware: beats from worker boot to worker shutdown.
 
-It is added by ``voronka.processes.run_worker`` only (the web and the scheduler share ``setup_broker`` but run no
+It is added by ``cli.worker.run_worker`` only (the web and the scheduler share ``setup_broker`` but run no
 worker). A beat is withheld while any consumer or worker thread has died, so the key means "this worker can work".
 """
 

@@ -34,7 +34,7 @@ def test_run_serves_joins_refuses_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({"VORONKA_DATA_DIR": str(tmp_path / "data"), "VORONKA_PORT": str(port), "LOG_LEVEL": "WARNING",
                 "LLM_PROVIDER": "offline"})
-    run = subprocess.Popen([sys.executable, "-m", "voronka.cli", "run"], env=env, stdout=subprocess.PIPE,
+    run = subprocess.Popen([sys.executable, "-m", "cli", "run"], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     try:
         assert run.stdout is not None
@@ -54,12 +54,12 @@ def test_run_serves_joins_refuses_and_stops_cleanly(tmp_path: Path) -> None:
         messages = http("GET", base + "/api/v1/site/messages?session_id=cli&wait=20")["messages"]
         assert any(m["role"] == "assistant" and "Здравствуйте" in m["text"] for m in messages), messages
 
-        second = subprocess.run([sys.executable, "-m", "voronka.cli", "run", "--port", str(free_port())], env=env,
+        second = subprocess.run([sys.executable, "-m", "cli", "run", "--port", str(free_port())], env=env,
                                 capture_output=True, text=True, timeout=60)
         assert second.returncode == 1 and "уже запущена" in second.stderr
 
         state = json.loads((tmp_path / "data" / "services.json").read_text())
-        joined = subprocess.run([sys.executable, "-m", "voronka.cli", "migrate"], env=env, capture_output=True,
+        joined = subprocess.run([sys.executable, "-m", "cli", "migrate"], env=env, capture_output=True,
                                 text=True, timeout=60)
         assert joined.returncode == 0, joined.stderr
         assert json.loads((tmp_path / "data" / "services.json").read_text()) == state  # joined, did not restart

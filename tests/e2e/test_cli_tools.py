@@ -16,7 +16,7 @@ def cli_env(services) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def voronka(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "voronka.cli", *args], input=stdin, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], input=stdin, env=env, capture_output=True,
                           text=True, timeout=120)
 
 

@@ -16,7 +16,7 @@ def run(args: list[str], settings, services) -> subprocess.CompletedProcess[str]
     env = {**os.environ, "DATABASE_URL": services[0], "REDIS_URL": services[1], "ENVIRONMENT": "test",
            "LOG_JSON": "false", "JWT_SECRET_KEY": settings.JWT_SECRET_KEY, "KB_EMBEDDER": "offline",
            "VORONKA_DATA_DIR": str(settings.VORONKA_DATA_DIR), "LLM_PROVIDER": "offline"}
-    return subprocess.run([sys.executable, "-m", "voronka.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env,
                           timeout=180, check=False)
 
 

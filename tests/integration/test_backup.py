@@ -42,7 +42,7 @@ def run_cli(args: list[str], *, db_url: str, redis_url: str, settings,  # type: 
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "ENVIRONMENT": "test", "LOG_JSON": "false",
            "JWT_SECRET_KEY": settings.JWT_SECRET_KEY, "VORONKA_DATA_DIR": str(settings.VORONKA_DATA_DIR),
            "DOCUMENTS_PATH": str(settings.documents_dir), "BACKUP_PATH": str(settings.BACKUP_PATH)}
-    return subprocess.run([sys.executable, "-m", "voronka.cli", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], input=stdin, capture_output=True, text=True,
                           env=env, timeout=300, check=False)
 
 

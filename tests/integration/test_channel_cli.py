@@ -34,7 +34,7 @@ PUBLIC = "https://voronka.example"
 
 async def voronka(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voronka.cli", *args, env=env, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "cli", *args, env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()

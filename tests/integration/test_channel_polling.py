@@ -65,7 +65,7 @@ async def test_polling_bot_persists_updates_and_the_worker_answers(  # type: ign
     log_path = tmp_path / "bot.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "voronka.cli", "bot", "--polling", "--no-migrate"],
+            [sys.executable, "-m", "cli", "bot", "--polling", "--no-migrate"],
             env={**os.environ, **env, "DATABASE_URL": services[0], "REDIS_URL": services[1],
                  "VORONKA_DATA_DIR": str(tmp_path), "LOG_JSON": "false", "ENVIRONMENT": "test",
                  "JWT_SECRET_KEY": TEST_SECRET}, stdout=log, stderr=subprocess.STDOUT)

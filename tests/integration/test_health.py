@@ -28,7 +28,7 @@ def _env(redis_url: str, data_dir: Path) -> dict[str, str]:
 
 
 def health(redis_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "voronka.cli", "health", *args], env=_env(redis_url, data_dir),
+    return subprocess.run([sys.executable, "-m", "cli", "health", *args], env=_env(redis_url, data_dir),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -129,7 +129,7 @@ async def test_health_web_asks_ready(tmp_path, redis_url) -> None:  # type: igno
 
     async def run(*args: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "voronka.cli", "health", "web", *args, env=_env(redis_url, tmp_path),
+            sys.executable, "-m", "cli", "health", "web", *args, env=_env(redis_url, tmp_path),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await proc.communicate()
         return proc.returncode or 0, out.decode()

@@ -174,7 +174,7 @@ def _cli(args: list[str], settings, services, stdin: str = "") -> subprocess.Com
     env = {**os.environ, "DATABASE_URL": services[0], "REDIS_URL": services[1], "ENVIRONMENT": "test",
            "JWT_SECRET_KEY": settings.JWT_SECRET_KEY, "VORONKA_DATA_DIR": str(settings.VORONKA_DATA_DIR),
            "DOCUMENTS_PATH": str(settings.documents_dir), "LOG_JSON": "false"}
-    return subprocess.run([sys.executable, "-m", "voronka.cli", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], input=stdin, capture_output=True, text=True,
                           env=env, timeout=120, check=False)
 
 

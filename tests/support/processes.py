@@ -26,7 +26,7 @@ class VoronkaProcess:
     def start(self, *, ready_text: str = "started", timeout: float = 30.0) -> VoronkaProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "voronka.cli", self.command, "--no-migrate"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", self.command, "--no-migrate"],
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout

@@ -90,7 +90,7 @@ def test_dockerfile_installs_the_hashed_lock_then_voronka_non_editable() -> None
     assert copy_lock < hashed < first_source < own, "lock first (its layer cached), then the source, then voronka"
     assert not any(re.search(r"pip install[^&]*(\s-e\s|--editable)", s) for s in steps), "no editable install"
     copied = [s.split()[1] for s in steps[hashed:own] if s.startswith("COPY ")]
-    for tree in ("pyproject.toml", "voronka", "web", "bot", "workers", "pipelines", "db", "integrations",
+    for tree in ("pyproject.toml", "voronka", "cli", "web", "bot", "workers", "pipelines", "db", "integrations",
                  "templates", "knowledge_base"):
         assert tree in copied, f"{tree} is not copied before `pip install .`"
 
@@ -151,8 +151,8 @@ def _ignored(path: str) -> bool:
 
 def test_dockerignore_keeps_junk_out_and_the_copied_sources_in() -> None:
     for junk in (".git/config", ".venv/bin/python", "venv/lib/x.py", ".ci/.venv/bin/pip", "data/pg/PG_VERSION",
-                 "data/documents/a.pdf", "voronka/__pycache__/cli.cpython-311.pyc", "web/routes/x.pyc",
-                 "voronka.egg-info/PKG-INFO", "build/lib/voronka/cli.py", "dist/voronka-0.1.0.whl",
+                 "data/documents/a.pdf", "cli/__pycache__/main.cpython-311.pyc", "web/routes/x.pyc",
+                 "voronka.egg-info/PKG-INFO", "build/lib/cli/main.py", "dist/voronka-0.1.0.whl",
                  ".pytest_cache/v/cache", ".mypy_cache/3.11/x.json", ".ruff_cache/x", ".hypothesis/examples/x",
                  ".coverage", "coverage.xml", "htmlcov/index.html", ".env", "tests/e2e/test_x.py"):
         assert _ignored(junk), f"{junk} would be sent to the Docker build"
@@ -162,5 +162,5 @@ def test_dockerignore_keeps_junk_out_and_the_copied_sources_in() -> None:
             source = step.split()[1]
             assert not _ignored(source), f"{source} is copied by the Dockerfile but excluded by .dockerignore"
             assert (ROOT / source).exists(), source
-    for tracked in ("voronka/cli.py", "web/static", "templates/site", "knowledge_base", "db/migrations/env.py"):
+    for tracked in ("cli/main.py", "web/static", "templates/site", "knowledge_base", "db/migrations/env.py"):
         assert not _ignored(tracked), tracked

@@ -32,7 +32,7 @@ def test_wrong_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_cli_refuses_to_start_with_a_wrong_value() -> None:
     env = {**os.environ, "RATE_LIMIT_PER_MINUTE": "abc"}
-    result = subprocess.run([sys.executable, "-m", "voronka.cli", "migrate"], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "cli", "migrate"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2
     assert "RATE_LIMIT_PER_MINUTE" in result.stderr
