@@ -5,14 +5,17 @@ from __future__ import annotations
 import dramatiq
 from loguru import logger
 
+from pipelines.channels.identity import merge_duplicates
 from pipelines.channels.inbound import after_turn, prepare
-from pipelines.channels.manager import handle_manager_update
+from pipelines.channels.manager import forward_held_messages, handle_manager_update
+from pipelines.channels.tokens import keep_token_fresh
 from pipelines.conversation import MessageNotFound, handle_inbound
 from pipelines.delivery import deliver
 from voronka.errors import NotConfigured, UpstreamError
 from workers.actors import deliver_outbox, dispatch_outbox
 from workers.context import runtime
 from workers.jobs_channels import TOKEN_CHECK_SECONDS
+from workers.policy import job_actor, periodic_actor
 from workers.senders import channel_clients
 
 
@@ -36,8 +39,7 @@ def deliver_in_order(rows: list[tuple[int, str]]) -> None:
     dispatch_outbox(queued)
 
 
-@dramatiq.actor(actor_name="channels.inbound", queue_name="inbound", max_retries=3, time_limit=90_000,
-                throws=(MessageNotFound,))
+@job_actor("channels.inbound", "inbound", time_limit_ms=90_000, throws=(MessageNotFound,))
 def handle_channel_message(message_id: int) -> None:
     rt = runtime()
     prepared = prepare(rt.deps, channel_clients(rt), message_id)
@@ -45,7 +47,7 @@ def handle_channel_message(message_id: int) -> None:
     after_turn(rt.deps, prepared)
 
 
-@dramatiq.actor(actor_name="channels.manager_update", queue_name="inbound", max_retries=3, time_limit=60_000)
+@job_actor("channels.manager_update", "inbound", time_limit_ms=60_000)
 def handle_manager_chat_update(update_row_id: int) -> None:
     rt = runtime()
     outcome = handle_manager_update(rt.deps.engine, update_row_id)
@@ -63,18 +65,14 @@ def handle_manager_chat_update(update_row_id: int) -> None:
             logger.warning("managers' chat: button press not answered: {}", exc)
 
 
-@dramatiq.actor(actor_name="avito.refresh_token", queue_name="maintenance", max_retries=0, time_limit=60_000)
+@periodic_actor("avito.refresh_token", "maintenance", time_limit_ms=60_000)
 def refresh_avito_token() -> None:
-    from pipelines.channels.clients import avito_configured
-
     rt = runtime()
-    if not avito_configured(rt.settings):
+    if not rt.settings.avito_configured:
         return
     clients = channel_clients(rt)
 
     async def refresh() -> float:
-        from pipelines.channels.tokens import keep_token_fresh
-
         client = await clients.avito()
         await keep_token_fresh(client, within=TOKEN_CHECK_SECONDS)
         return await client.seconds_until_refresh()
@@ -83,17 +81,13 @@ def refresh_avito_token() -> None:
     logger.info("avito token valid; next refresh window in {:.0f}s", left)
 
 
-@dramatiq.actor(actor_name="channels.merge_sweep", queue_name="maintenance", max_retries=0, time_limit=60_000)
+@periodic_actor("channels.merge_sweep", "maintenance", time_limit_ms=60_000)
 def merge_same_contacts() -> None:
-    from pipelines.channels.identity import merge_duplicates
-
     merged = merge_duplicates(runtime().deps)
     if merged:
         logger.info("merged {} lead(s) of the same client", merged)
 
 
-@dramatiq.actor(actor_name="channels.forward_held", queue_name="maintenance", max_retries=0, time_limit=60_000)
+@periodic_actor("channels.forward_held", "maintenance", time_limit_ms=60_000)
 def forward_held() -> None:
-    from pipelines.channels.manager import forward_held_messages
-
     dispatch_outbox(forward_held_messages(runtime().deps.engine))

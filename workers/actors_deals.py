@@ -6,43 +6,40 @@ so a retried or duplicated message changes nothing twice. Outbox rows they write
 
 from __future__ import annotations
 
-import dramatiq
-
-from pipelines.conversation import PipelineDeps
 from pipelines.integrate import payments, reminders
+from pipelines.runtime import Runtime
 from workers.actors import dispatch_outbox
 from workers.context import runtime
+from workers.policy import job_actor, periodic_actor
 
 QUEUE = "deals"
 
 
-def _deps() -> PipelineDeps:
-    rt = runtime()
-    rt.deps.extras.setdefault("redis_url", rt.redis_url)
-    return rt.deps
+def _deps() -> Runtime:
+    return runtime().deps
 
 
-@dramatiq.actor(actor_name="deals.payment_check", queue_name=QUEUE, max_retries=5, time_limit=60_000)
+@job_actor("deals.payment_check", QUEUE, time_limit_ms=60_000)
 def payment_check(provider_id: str, notification_id: int | None = None) -> None:
     """A YooKassa notification arrived (or a client came back): confirm by GET /payments/{id}, then apply."""
     dispatch_outbox(payments.check_payment(_deps(), provider_id, notification_id))
 
 
-@dramatiq.actor(actor_name="deals.poll_payments", queue_name=QUEUE, max_retries=0, time_limit=300_000)
+@periodic_actor("deals.poll_payments", QUEUE, time_limit_ms=300_000)
 def poll_payments() -> None:
     dispatch_outbox(payments.poll_payments(_deps()))
 
 
-@dramatiq.actor(actor_name="deals.expire_links", queue_name=QUEUE, max_retries=0, time_limit=120_000)
+@periodic_actor("deals.expire_links", QUEUE, time_limit_ms=120_000)
 def expire_links() -> None:
     dispatch_outbox(payments.expire_links(_deps()))
 
 
-@dramatiq.actor(actor_name="deals.send_reminders", queue_name=QUEUE, max_retries=0, time_limit=120_000)
+@periodic_actor("deals.send_reminders", QUEUE, time_limit_ms=120_000)
 def send_reminders() -> None:
     dispatch_outbox(reminders.send_due(_deps(), reminders.BOOKING_KINDS))
 
 
-@dramatiq.actor(actor_name="deals.send_nps", queue_name=QUEUE, max_retries=0, time_limit=120_000)
+@periodic_actor("deals.send_nps", QUEUE, time_limit_ms=120_000)
 def send_nps() -> None:
     dispatch_outbox(reminders.send_due(_deps(), reminders.NPS_KINDS))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dramatiq
 from loguru import logger
 
 from pipelines.knowledge.cli import rescan
 from workers.context import runtime
+from workers.policy import periodic_actor
 
 
-@dramatiq.actor(actor_name="knowledge.rescan", queue_name="maintenance", max_retries=0, time_limit=600_000)
+@periodic_actor("knowledge.rescan", "maintenance", time_limit_ms=600_000)
 def rescan_knowledge() -> None:
     report = rescan(runtime().settings, engine=runtime().deps.engine)
     if not report.nothing_changed:

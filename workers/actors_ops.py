@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dramatiq
 from loguru import logger
 
 from pipelines.privacy import purge_expired
 from workers.context import runtime
+from workers.policy import periodic_actor
 
-RETENTION_ACTOR = "ops.retention_purge"
 
-
-@dramatiq.actor(actor_name=RETENTION_ACTOR, queue_name="maintenance", max_retries=1, time_limit=1_800_000)
+@periodic_actor("ops.retention_purge", "maintenance", time_limit_ms=1_800_000)
 def retention_purge() -> None:
     rt = runtime()
     erased = purge_expired(rt.deps.engine, rt.settings.DATA_RETENTION_DAYS, documents_dir=rt.settings.documents_dir,

@@ -1,24 +1,33 @@
-"""The Dramatiq broker, set up in one place. Import actors (``workers.actors``) only after ``setup_broker``."""
+"""The Dramatiq broker, set up in one place. Import actors (``load_actors``) only after ``setup_broker``."""
 
 from __future__ import annotations
 
+import importlib
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import (
-    AgeLimit,
-    Callbacks,
-    CurrentMessage,
-    Pipelines,
-    Retries,
-    ShutdownNotifications,
-    TimeLimit,
-)
+from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
 
 from voronka.settings import Settings
 from workers.dead_letters import DeadLetters
+from workers.policy import FailurePolicy
 
-MIN_BACKOFF_MS = 1_000
-MAX_BACKOFF_MS = 60_000
+DEFAULT_TIME_LIMIT_MS = 120_000  # every actor declares its own; this is for a message of an unknown one
+
+
+def middleware(settings: Settings, *, database_url: str) -> list[dramatiq.Middleware]:
+    """Our middleware, in order; the failure policy's give-up goes to the dead letters."""
+    dead_letters = DeadLetters(database_url)
+    return [
+        AgeLimit(),
+        TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        FailurePolicy(settings, on_retry_exhausted=dead_letters.record),
+        CurrentMessage(),
+        dead_letters,
+    ]
 
 
 def setup_broker(settings: Settings, *, database_url: str, redis_url: str) -> RedisBroker:
@@ -26,19 +35,9 @@ def setup_broker(settings: Settings, *, database_url: str, redis_url: str) -> Re
 
     The heartbeat timeout decides how soon a killed worker's unacknowledged messages go back to the queue.
     """
-    middleware: list[dramatiq.Middleware] = [
-        AgeLimit(),
-        TimeLimit(time_limit=120_000),
-        ShutdownNotifications(),
-        Callbacks(),
-        Pipelines(),
-        Retries(max_retries=settings.MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
-        CurrentMessage(),
-        DeadLetters(database_url),
-    ]
     broker = RedisBroker(
         url=redis_url,
-        middleware=middleware,
+        middleware=middleware(settings, database_url=database_url),
         namespace="voronka",
         heartbeat_timeout=settings.VORONKA_ACK_TIMEOUT_SECONDS * 1000,
         maintenance_chance=50_000,  # 5 % of commands also requeue messages of dead workers
@@ -52,8 +51,6 @@ ACTOR_MODULES = ("workers.actors", "workers.actors_channels", "workers.actors_de
 
 
 def load_actors() -> None:
-    """Declare every actor on the current broker (import for side effects, after setup_broker)."""
-    import importlib
-
+    """Declare every actor on the current broker, after setup_broker."""
     for name in ACTOR_MODULES:
-        importlib.import_module(name)
+        importlib.import_module(name)  # here, not at the top: an actor binds to the global broker as it is declared
