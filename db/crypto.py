@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import os
 import threading
@@ -166,10 +165,6 @@ def is_encrypted(stored: str | None) -> bool:
 def contact_hash_key() -> bytes:
     """The HMAC key of contact look-up hashes (``CONTACT_HASH_KEY``, else derived from ``JWT_SECRET_KEY``)."""
     return keyring().hash_key
-
-
-def keyed_hash(kind: str, normalised: str) -> str:
-    return hmac.new(contact_hash_key(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 
 class EncryptedText(sa.types.TypeDecorator[str]):

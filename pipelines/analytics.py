@@ -28,7 +28,6 @@ FUNNEL = (("contact", Stage.NEW, "Контакт"), ("qualified", Stage.QUALIFIE
           ("brief_done", Stage.BRIEF_DONE, "Бриф собран"), ("quoted", Stage.QUOTED, "КП / расчёт"),
           ("booked", Stage.BOOKED, "Встреча"), ("paid", Stage.PAID, "Оплата"))
 RANK = {stage: i for i, (_, stage, _) in enumerate(FUNNEL)}
-MANAGER_EVENTS = ("handoff", "takeover")
 CHANNEL_LABELS: dict[str, str] = {channel: channel.info.label for channel in CHANNELS}
 PRODUCT_LABELS: dict[str, str] = {**{product: product.info.title for product in PRODUCTS}, NO_PRODUCT: "Не выбран"}
 

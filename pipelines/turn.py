@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from pipelines.conversation import PipelineDeps, TurnResult
 
 MEDIA_KINDS = ("voice", "image", "file", "video")
-COMMANDS = {"/start": "/start", "/help": "/help", "/price": "/price", "/manager": "/manager", "/cancel": "/cancel"}
 
 
 def media_reply(message: Message) -> OutgoingReply:

@@ -27,7 +27,6 @@ import redis as redis_lib
 from loguru import logger
 
 PREFIX = "voronka:heartbeat:"
-PROCESSES = ("worker", "scheduler")
 
 
 def ttl_ms(interval: float) -> int:

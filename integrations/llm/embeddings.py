@@ -105,9 +105,6 @@ class OpenAIEmbedder:
 
     # --- API ------------------------------------------------------------------------------------------------
 
-    async def embed_one(self, text: str) -> list[float]:
-        return (await self.embed([text]))[0]
-
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order. Cached texts are not sent; duplicates are sent once."""
         for i, text in enumerate(texts):

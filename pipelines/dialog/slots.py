@@ -18,7 +18,6 @@ from .state import DocKind
 
 CONTACT_SLOTS: tuple[str, ...] = ("name", "phone", "email")
 SOFT_SLOTS: tuple[str, ...] = ("industry", "goals", "security")
-BRIEF_SLOTS: tuple[str, ...] = ("product", *PRICING_SLOTS, *SOFT_SLOTS, *CONTACT_SLOTS)
 
 # The brief questions in order. Pricing slots are asked until known; "industry", "goals" and "contacts" once.
 # "security" has no question of its own: the hosting question covers it (and is skipped when hosting is known).
@@ -216,8 +215,3 @@ def echo(name: str, value: Any) -> str | None:
     return None
 
 
-def option_label(name: str, value: Any) -> str:
-    for label, raw in texts.OPTIONS.get(name, []):
-        if raw == str(value):
-            return label
-    return str(value)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import segno
 
@@ -21,7 +21,6 @@ from voronka.errors import ValidationError
 from voronka.settings import Settings
 from voronka.vocabulary import PRICING_SLOT_TITLES, RECOMMENDED_PACKAGE, Package, Product, product_titles_listed
 
-Kind = Literal["proposal", "contract", "invoice"]
 KINDS: tuple[str, ...] = ("proposal", "contract", "invoice")
 
 TITLES: dict[str, str] = {

@@ -70,17 +70,6 @@ def is_known(word: str) -> bool:
     return bool(_morph().word_is_known(word))
 
 
-def content_lemmas(text: str) -> list[str]:
-    """Lemmas of the words of ``text`` that are not function words, in order."""
-    out = []
-    for word in words(text):
-        lem = lemma(word)
-        if lem in STOPWORDS or word in STOPWORDS:
-            continue
-        out.append(lem)
-    return out
-
-
 _CYR_TO_LAT = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i", "й": "i", "к": "k",
     "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h",

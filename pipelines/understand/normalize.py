@@ -280,7 +280,6 @@ def numbers_to_digits(tokens: list[str]) -> list[str]:
 _RANGE_RE = re.compile(r"\b(?:от\s+)?(\d+)\s*(?:-|–|—|до|или)\s*(\d+)\b(?![.,:]\d)")
 # A product name that ends in a number («Битрикс24», «bitrix 24»): the number is part of the name, not a count.
 _BRAND_NUMBER_RE = re.compile(r"\b(битрикс|bitrix)\s*-?\s*24\b")
-_APPROX_RE = re.compile(r"\b(?:около|примерно|где-то|где то|порядка|приблизительно|~)\s+(\d+)")
 
 
 def collapse_ranges(text: str) -> str:

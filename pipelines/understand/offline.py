@@ -24,7 +24,6 @@ _NEED_SLOTS = ("users", "integrations", "hosting", "sla", "deadline", "industry"
 _CONTACT_SLOTS = ("name", "phone", "email")
 _FACT_INTENTS = frozenset({"brief", "price", "documents"})  # «кп с расчётом на 20 пользователей» keeps the 20
 _WE_RE = re.compile(r"\b(?:мы|у нас|наша|наш|нас|наше|наши|являемся)\b")
-_EXPECTING_PRODUCT_RE = re.compile(r"\w")
 # «КП в телеграм», «договор на почту»: where to send a paper, not a system to connect
 _DELIVERY_RE = re.compile(
     r"\b(?:в|на|по|через)\s+(?:мой\s+|мою\s+|наш\s+|нашу\s+|личн\w+\s+)?(?:telegram\w*|телеграм\w*|whatsapp\w*|вотсап\w*"

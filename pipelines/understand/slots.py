@@ -174,7 +174,6 @@ def integrations(t: str, expecting: str | None = None, has_email: bool = False) 
 
 # ---------------------------------------------------------------- hosting, sla
 
-_SYSTEM_MERGE = {"vk_ads": "vk"}  # «вк реклама» is one system, not «вк» plus an ad cabinet
 _HYBRID = re.compile(r"\bгибрид\w*|\bhybrid\b|часть в облак\w*[^.]*часть у (?:нас|себя)")
 _ONPREM = re.compile(
     r"\bon-?prem\w*|\bон-?прем\w*|on premise|на (?:своих|наших|собственных|нашем|своем|собственном|наш|наши|свой|свои)"
