@@ -8,40 +8,24 @@ the outbox ids to deliver. Re-running it for a processed message writes nothing 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from loguru import logger
-from sqlalchemy import Engine, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from db.engine import session_scope
 from db.models import Conversation, Lead, Message, Outbox, utcnow
 from pipelines.memory import refresh
-from pipelines.reply import OutgoingReply, write_replies
-from voronka.settings import Settings
+from pipelines.reply import write_replies
+from pipelines.runtime import Runtime
+from pipelines.turn import TurnResult, decide_turn
 
 
 class MessageNotFound(Exception):
     """The inbox row does not exist (never retried)."""
 
 
-@dataclass
-class PipelineDeps:
-    settings: Settings
-    engine: Engine
-    redis: Any = None  # redis.Redis (sync) for memory and notifications
-    llm: Any = None  # integrations.llm LLMRouter or None (offline)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TurnResult:
-    replies: list[OutgoingReply]
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-def handle_inbound(deps: PipelineDeps, message_id: int) -> list[tuple[int, str]]:
+def handle_inbound(deps: Runtime, message_id: int) -> list[tuple[int, str]]:
     with session_scope(deps.engine) as session:
         message = session.get(Message, message_id)
         if message is None:
@@ -91,11 +75,9 @@ def _pending_outbox(session: Session, conversation_id: int | None,
     return [(int(r[0]), str(r[1])) for r in rows if r[0] is not None]
 
 
-def run_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversation: Conversation,
+def run_turn(deps: Runtime, session: Session, *, lead: Lead, conversation: Conversation,
              message: Message) -> TurnResult:
     """The stages for one client message. A manager holding the conversation silences the bot here."""
     if lead.manager_hold:
         return TurnResult(replies=[], notes={"silenced": "manager_hold"})
-    from pipelines.turn import decide_turn
-
     return decide_turn(deps, session, lead=lead, conversation=conversation, message=message)

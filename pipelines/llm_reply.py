@@ -26,18 +26,22 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlmodel import Session
 
+from integrations.llm.errors import LLMError
+from integrations.llm.grounding import ungrounded_amounts
+from integrations.llm.prompts import format_rub, render_prompt
 from pipelines.dialog import texts
 from pipelines.dialog.knowledge import clean_markdown, compose_answer
 from pipelines.dialog.pricing import start_price
 from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, Knowledge, Reply
 from pipelines.llm_usage import UsageTag, write_buffered
+from pipelines.runtime import Runtime
 from pipelines.understand.types import Understanding
 from voronka.vocabulary import PACKAGE_TITLES, PACKAGES, PRODUCT_INFO, PRODUCTS, product_title
 
 if TYPE_CHECKING:
     from db.rate_table import RateTable
-    from pipelines.conversation import PipelineDeps
+    from integrations.llm.router import LLMResult
 
 LLM_REPLY_INTENTS: tuple[str, ...] = ("product_info", "faq", "objection")
 MAX_ANSWER_CHARS = 700
@@ -138,8 +142,6 @@ def unknown_numbers(answer: str, sources: Iterable[str]) -> list[str]:
 
 def vet_answer(answer: str, *, allowed: set[int], sources: Iterable[str]) -> tuple[str, list[str]] | None:
     """Why ``answer`` cannot be sent — (reason, details) — or None when it can."""
-    from integrations.llm.grounding import ungrounded_amounts
-
     if not answer.strip():
         return "empty", []
     if len(answer) > MAX_ANSWER_CHARS:
@@ -195,8 +197,6 @@ def _messages(history: list[dict[str, Any]], text: str) -> list[dict[str, str]]:
 def build_prompt(inp: ReplyInput, decision: Decision, *, said_before: str, next_question: str,
                  prices: dict[str, int]) -> tuple[str, list[dict[str, str]]]:
     """The system prompt (``templates/prompts/reply.j2``) and the conversation messages for the LLM."""
-    from integrations.llm.prompts import render_prompt
-
     product = decision.brief.get("product")
     emotion = _EMOTIONS.get(inp.understanding.emotion, "")
     system = render_prompt(
@@ -215,18 +215,18 @@ def build_prompt(inp: ReplyInput, decision: Decision, *, said_before: str, next_
     return system, _messages(inp.history, inp.text)
 
 
-def _timeouts(deps: PipelineDeps) -> tuple[float, float]:
+def _timeouts(deps: Runtime) -> tuple[float, float]:
     """(whole call, one provider attempt): the call never exceeds ``LLM_TIMEOUT_SECONDS``; each configured
     provider gets its share so a hanging first one leaves time for the next."""
     total = float(deps.settings.LLM_TIMEOUT_SECONDS)
-    providers = max(1, len(getattr(deps.llm, "providers", []) or [1]))
+    providers = max(1, len(deps.llm.providers) if deps.llm is not None else 1)
     return total, max(_MIN_ATTEMPT_SECONDS, total / providers)
 
 
 # --- the stage -------------------------------------------------------------------------------------------------
 
 
-def llm_answer(deps: PipelineDeps, decision: Decision, inp: ReplyInput,
+def llm_answer(deps: Runtime, decision: Decision, inp: ReplyInput,
                usage: UsageTag | None = None) -> tuple[Decision, ReplyOutcome]:
     """The decision with its knowledge answer written by the LLM, or unchanged (see the module docstring)."""
     if (deps.llm is None or inp.understanding.intent not in LLM_REPLY_INTENTS or not inp.knowledge
@@ -248,19 +248,16 @@ def llm_answer(deps: PipelineDeps, decision: Decision, inp: ReplyInput,
                                     prices=prices)
     log = logger.bind(lead_id=inp.lead_id, channel=inp.channel)
 
-    from integrations.llm.errors import LLMError
-    from integrations.llm.prompts import format_rub
-    from pipelines.llm_sync import run_llm
-
     total, attempt = _timeouts(deps)
     tag = usage.for_purpose("reply") if usage is not None else None
+    llm = deps.llm
 
-    async def call() -> Any:
+    async def call() -> LLMResult:
         async with asyncio.timeout(total):
-            return await deps.llm.complete(system, messages, max_tokens=MAX_TOKENS, lead_id=tag, timeout=attempt)
+            return await llm.complete(system, messages, max_tokens=MAX_TOKENS, lead_id=tag, timeout=attempt)
 
     try:
-        result = run_llm(deps, call(), timeout=total + 1.0)
+        result = deps.bridge.run(call(), timeout=total + 1.0)
     except TimeoutError:
         log.warning("LLM reply timed out after {}s: offline answer kept", total)
         return decision, ReplyOutcome(False, "timeout")
@@ -288,7 +285,7 @@ def llm_answer(deps: PipelineDeps, decision: Decision, inp: ReplyInput,
     return dataclasses.replace(decision, replies=replies), ReplyOutcome(True, "llm", provider=result.provider)
 
 
-def refine_decision(deps: PipelineDeps, session: Session, decision: Decision, inp: ReplyInput,
+def refine_decision(deps: Runtime, session: Session, decision: Decision, inp: ReplyInput,
                     usage: UsageTag | None = None) -> Decision:
     """``llm_answer`` inside a turn, then the turn's buffered LLM usage written as events in ``session``."""
     try:

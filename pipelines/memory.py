@@ -7,15 +7,13 @@ missing or stale (its last message id is not the newest), it is rebuilt from Pos
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 from sqlmodel import Session, col, select
 
 from db.models import Message
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
+from pipelines.runtime import Runtime
 
 
 def memory_key(lead_id: int) -> str:
@@ -29,7 +27,7 @@ def _from_db(session: Session, lead_id: int, before_id: int, limit: int) -> list
              "channel": m.channel} for m in reversed(rows)]
 
 
-def load_history(deps: PipelineDeps, session: Session, *, lead_id: int, before_id: int,
+def load_history(deps: Runtime, session: Session, *, lead_id: int, before_id: int,
                  limit: int) -> list[dict[str, Any]]:
     redis = deps.redis
     if redis is not None:
@@ -47,7 +45,7 @@ def load_history(deps: PipelineDeps, session: Session, *, lead_id: int, before_i
     return _from_db(session, lead_id, before_id, limit)
 
 
-def refresh(deps: PipelineDeps, session: Session, *, lead_id: int, ttl_days: int, limit: int) -> None:
+def refresh(deps: Runtime, session: Session, *, lead_id: int, ttl_days: int, limit: int) -> None:
     """Store the lead's latest messages in Redis (called after a turn commits)."""
     if deps.redis is None:
         return

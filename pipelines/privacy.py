@@ -35,6 +35,7 @@ from db.models import (
     utcnow,
 )
 from pipelines.document.storage import absolute_path
+from pipelines.memory import memory_key
 from voronka.errors import NotFound
 
 PERSONAL_BRIEF_KEYS = frozenset({"name", "phone", "email", "company", "client_inn", "client_kpp", "client_address",
@@ -166,8 +167,6 @@ def erase_lead(session: Session, lead_id: int, *, documents_dir: Path, redis: An
         session.add(Event(lead_id=lead.id, kind=ERASED_EVENT, channel=None, data={"reason": reason}))
     session.flush()
     if redis is not None:
-        from pipelines.memory import memory_key
-
         for lid in lead_ids:
             redis.delete(memory_key(lid))
     logger.info("personal data erased: client {} leads {} ({})", client.id, lead_ids, reason)

@@ -2,47 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from loguru import logger
 from sqlmodel import Session
 
 from pipelines.dialog.types import Knowledge
+from pipelines.knowledge.cache import SearchCache
+from pipelines.knowledge.search import search
+from pipelines.runtime import Runtime
 from pipelines.understand.types import Understanding
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
 
 RETRIEVAL_INTENTS = ("product_info", "faq", "objection")
 DOC_TYPES_BY_INTENT = {"objection": ["script", "case", "usp", "faq"], "faq": ["faq", "policy", "usp", "service"],
                        "product_info": ["service", "usp", "case", "faq"]}
-_EMBEDDER_KEY = "kb_embedder"
 
 
-def _embedder(deps: PipelineDeps) -> Any:
-    embedder = deps.extras.get(_EMBEDDER_KEY)
-    if embedder is None:
-        from pipelines.knowledge.embedders import make_embedder
-
-        embedder = make_embedder(deps.settings)
-        deps.extras[_EMBEDDER_KEY] = embedder
-    return embedder
-
-
-def retrieve(deps: PipelineDeps, session: Session, understanding: Understanding, text: str,
+def retrieve(deps: Runtime, session: Session, understanding: Understanding, text: str,
              *, top_k: int = 3) -> list[Knowledge]:
     """Best chunks for the question, or [] when the intent needs none. A failing search degrades to [] (logged):
     it runs in a savepoint so the conversation's transaction stays usable."""
     if understanding.intent not in RETRIEVAL_INTENTS or not text.strip():
         return []
-    from pipelines.knowledge.cache import SearchCache
-    from pipelines.knowledge.search import search
-
     try:
         with session.begin_nested():
             cache = SearchCache(deps.redis) if deps.redis is not None else None
             hits = search(session, text, top_k=top_k, doc_types=DOC_TYPES_BY_INTENT[understanding.intent],
-                          embedder=_embedder(deps), cache=cache)
+                          embedder=deps.embedder, cache=cache)
     except Exception:
         logger.exception("knowledge search failed; answering from built-in texts")
         return []

@@ -7,8 +7,9 @@ kind ``action`` / ``notify`` that their own actors perform once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
 from loguru import logger
 from sqlmodel import Session, col, select
@@ -18,19 +19,26 @@ from pipelines import leads as lead_ops
 from pipelines.dialog.engine import decide, expecting_slot
 from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, DialogInput
+from pipelines.integrate.callbacks import callback_for_text, handle_callback
+from pipelines.integrate.deals import note_decision
 from pipelines.llm_reply import ReplyInput, refine_decision
 from pipelines.llm_usage import TaggedLLM, UsageTag
 from pipelines.memory import load_history
 from pipelines.reply import OutgoingReply, add_outbox
 from pipelines.retrieve import retrieve
+from pipelines.runtime import Runtime
+from pipelines.understand.llm_refine import understand
 from pipelines.understand.offline import understand_offline
 from pipelines.understand.types import Understanding
 from voronka.vocabulary import Product
 
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps, TurnResult
-
 MEDIA_KINDS = ("voice", "image", "file", "video")
+
+
+@dataclass
+class TurnResult:
+    replies: list[OutgoingReply]
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def media_reply(message: Message) -> OutgoingReply:
@@ -53,18 +61,15 @@ def button_label(session: Session, conversation_id: int, callback: str) -> str |
     return None
 
 
-def understand_text(deps: PipelineDeps, text: str, *, product: str | None, expecting: str | None,
+def understand_text(deps: Runtime, text: str, *, product: str | None, expecting: str | None,
                     usage: UsageTag | None = None) -> Understanding:
     if deps.llm is None:
         return understand_offline(text, current_product=product, expecting=expecting)
-    from pipelines.llm_sync import run_llm
-    from pipelines.understand.llm_refine import understand
-
     timeout = min(5.0, float(deps.settings.LLM_TIMEOUT_SECONDS))
     llm = TaggedLLM(deps.llm, usage.for_purpose("understand")) if usage is not None else deps.llm
-    try:  # on the process's LLM loop (see pipelines.llm_sync: asyncio.run per call breaks the SDK clients)
-        return run_llm(deps, understand(text, llm=llm, current_product=product, expecting=expecting,
-                                        timeout=timeout), timeout=timeout + 1.0)
+    try:  # on the process's one event loop (voronka.asyncbridge: asyncio.run per call breaks the SDK clients)
+        return deps.bridge.run(understand(text, llm=llm, current_product=product, expecting=expecting,
+                                          timeout=timeout), timeout=timeout + 1.0)
     except TimeoutError:
         logger.warning("understand: LLM loop overran {}s, offline result kept", timeout)
         return understand_offline(text, current_product=product, expecting=expecting)
@@ -74,10 +79,8 @@ def _session_expired(state: DialogState, settings_ttl_days: int) -> bool:
     return state.last_seen is not None and utcnow() - state.last_seen > timedelta(days=settings_ttl_days)
 
 
-def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversation: Conversation,
+def decide_turn(deps: Runtime, session: Session, *, lead: Lead, conversation: Conversation,
                 message: Message) -> TurnResult:
-    from pipelines.conversation import TurnResult
-
     settings = deps.settings
     assert lead.id is not None and conversation.id is not None and message.id is not None
     log = logger.bind(lead_id=lead.id, channel=conversation.channel, chat_id=conversation.id)
@@ -109,7 +112,7 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
     else:
         text = message.text.strip()
 
-    from pipelines.integrate.callbacks import callback_for_text, handle_callback  # deals' buttons go first
+    # deals' buttons (slots, payment links, NPS) go first
     deal_callback = callback or callback_for_text(session, lead, conversation, text)
     deal_replies = handle_callback(deps, session, lead, conversation, deal_callback,
                                    message=message) if deal_callback else None
@@ -140,8 +143,6 @@ def decide_turn(deps: PipelineDeps, session: Session, *, lead: Lead, conversatio
     log.info("turn: intent={} product={} emotion={} replies={} actions={}", understanding.intent,
              understanding.product, understanding.emotion, len(decision.replies),
              [a.kind for a in decision.actions])
-    from pipelines.integrate.deals import note_decision
-
     note_decision(session, lead=lead, conversation=conversation, message=message, decision=decision)
     apply_decision(session, lead=lead, conversation=conversation, message=message, brief_row=brief_row,
                    decision=decision, last_seen=utcnow())

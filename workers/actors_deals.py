@@ -6,8 +6,8 @@ so a retried or duplicated message changes nothing twice. Outbox rows they write
 
 from __future__ import annotations
 
-from pipelines.conversation import PipelineDeps
 from pipelines.integrate import payments, reminders
+from pipelines.runtime import Runtime
 from workers.actors import dispatch_outbox
 from workers.context import runtime
 from workers.policy import job_actor, periodic_actor
@@ -15,10 +15,8 @@ from workers.policy import job_actor, periodic_actor
 QUEUE = "deals"
 
 
-def _deps() -> PipelineDeps:
-    rt = runtime()
-    rt.deps.extras.setdefault("redis_url", rt.redis_url)
-    return rt.deps
+def _deps() -> Runtime:
+    return runtime().deps
 
 
 @job_actor("deals.payment_check", QUEUE, time_limit_ms=60_000)

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import dramatiq
 from sqlmodel import Session
 
 from db.models import Conversation, Message, Outbox
+from pipelines.channels import delivery
+from pipelines.channels.clients import ChannelClients
 from pipelines.delivery import Sender
 from pipelines.notify import site_channel
+from pipelines.runtime import Runtime
 from voronka.errors import UpstreamError
-
-if TYPE_CHECKING:
-    from pipelines.channels.clients import ChannelClients
-    from workers.context import WorkerRuntime
+from workers.enqueue import QUEUES
 
 
-def channel_clients(rt: WorkerRuntime) -> ChannelClients:
-    """The worker process's channel clients (one event loop and client set per thread), created on first use."""
-    from pipelines.channels.clients import ChannelClients
+class HasChannelClients(Protocol):
+    """The worker's context (``workers.context.WorkerContext``) as actors pass it here."""
 
-    extras = rt.deps.extras
-    if "channel_clients" not in extras:
-        extras["channel_clients"] = ChannelClients(rt.settings, redis_url=rt.redis_url)
-    clients: ChannelClients = extras["channel_clients"]
-    return clients
+    @property
+    def channel_clients(self) -> ChannelClients: ...
+
+
+def channel_clients(rt: HasChannelClients) -> ChannelClients:
+    """The worker process's channel clients (on the process's async bridge)."""
+    return rt.channel_clients
 
 
 def _queue_aware(send: Callable[..., dict[str, Any] | None]) -> Sender:
@@ -49,38 +50,34 @@ ALERT_DELAY_MS = 1_000  # the row is committed with the failed delivery, a momen
 
 def schedule_delivery(outbox_id: int) -> None:
     """Deliver an outbox row written by a sender (a manager alert) once its transaction has committed."""
-    from workers.enqueue import QUEUES
-
     message: dramatiq.Message[Any] = dramatiq.Message(queue_name=QUEUES["outbox.deliver"], actor_name="outbox.deliver",
                                                       args=(outbox_id,), kwargs={}, options={})
     dramatiq.get_broker().enqueue(message, delay=ALERT_DELAY_MS)
 
 
-def build_senders(rt: WorkerRuntime) -> dict[str, Sender]:
-    from pipelines.channels import delivery
-
-    max_attempts = rt.settings.MAX_RETRIES + 1
+def build_senders(deps: Runtime, clients: ChannelClients) -> dict[str, Sender]:
+    max_attempts = deps.settings.MAX_RETRIES + 1
 
     def site_message(session: Session, outbox: Outbox, conversation: Conversation | None,
                      message: Message | None) -> dict[str, Any] | None:
         # The visitor reads messages through the site API; delivery is a wake-up for waiting long-polls.
-        if conversation is not None:
-            rt.deps.redis.publish(site_channel(conversation.external_chat_id), str(outbox.message_id or 0))
+        if conversation is not None and deps.redis is not None:
+            deps.redis.publish(site_channel(conversation.external_chat_id), str(outbox.message_id or 0))
         return None
 
     def telegram_message(session: Session, outbox: Outbox, conversation: Conversation | None,
                          message: Message | None) -> dict[str, Any] | None:
-        return delivery.send_telegram(channel_clients(rt), session, outbox, conversation, message,
+        return delivery.send_telegram(clients, session, outbox, conversation, message,
                                       max_attempts=max_attempts, schedule=schedule_delivery)
 
     def avito_message(session: Session, outbox: Outbox, conversation: Conversation | None,
                       message: Message | None) -> dict[str, Any] | None:
-        return delivery.send_avito(channel_clients(rt), session, outbox, conversation, message,
+        return delivery.send_avito(clients, session, outbox, conversation, message,
                                    max_attempts=max_attempts, schedule=schedule_delivery)
 
     def notify(session: Session, outbox: Outbox, conversation: Conversation | None,
                message: Message | None) -> dict[str, Any] | None:
-        return delivery.send_notify(channel_clients(rt), session, outbox, conversation, message)
+        return delivery.send_notify(clients, session, outbox, conversation, message)
 
     return {
         "message:site": site_message,

@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from loguru import logger
 from sqlmodel import Session, col, select
 
+from db.engine import session_scope
 from db.models import Brief, Client, ClientIdentity, Conversation, Lead, utcnow
 from pipelines.leads import brief_for, contact_hash, record_event, save_brief
+from pipelines.runtime import Runtime
 from voronka.vocabulary import Stage, stage_rank
 
 OPEN = (Stage.PAID, Stage.LOST)  # stages that are NOT open
@@ -161,11 +163,9 @@ def _merge_contacts(session: Session, lead_id: int) -> tuple[int | None, int]:
     return keep.id, count
 
 
-def merge_duplicates(deps: Any, limit: int = 100) -> int:
+def merge_duplicates(deps: Runtime, limit: int = 100) -> int:
     """Safety net for merges missed on the way (e.g. a contact saved on the site after the Telegram chat):
     merge every group of open leads whose clients share a phone or e-mail. Returns how many leads were merged."""
-    from db.engine import session_scope
-
     merged = 0
     for column in ("phone_hash", "email_hash"):
         with session_scope(deps.engine) as session:

@@ -15,7 +15,7 @@ Every network call here is best effort: a failure is logged and the client still
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from loguru import logger
@@ -30,10 +30,8 @@ from pipelines.conversation import MessageNotFound
 from pipelines.leads import record_event
 from pipelines.memory import memory_key
 from pipelines.reply import add_outbox
+from pipelines.runtime import Runtime
 from voronka.errors import NotConfigured, UpstreamError
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
 
 
 @dataclass
@@ -126,7 +124,7 @@ def _avito_first_message(session: Session, clients: ChannelClients, message: Mes
                          data={"tag": locked.source_tag, "listing_id": locked.listing_id, "product": product})
 
 
-def prepare(deps: PipelineDeps, clients: ChannelClients, message_id: int) -> Prepared:
+def prepare(deps: Runtime, clients: ChannelClients, message_id: int) -> Prepared:
     with session_scope(deps.engine) as session:
         message = session.get(Message, message_id)
         if message is None:
@@ -172,7 +170,7 @@ def prepare(deps: PipelineDeps, clients: ChannelClients, message_id: int) -> Pre
         return Prepared(message_id=message_id, lead_id=lead.id, channel=message.channel)
 
 
-def after_turn(deps: PipelineDeps, prepared: Prepared) -> int | None:
+def after_turn(deps: Runtime, prepared: Prepared) -> int | None:
     """Merge this lead with another client's open lead of the same phone/e-mail. Returns the kept lead id."""
     with session_scope(deps.engine) as session:
         message = session.get(Message, prepared.message_id)

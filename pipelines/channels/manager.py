@@ -12,13 +12,14 @@ Updates from the managers' chat are stored (``manager_updates``) before they are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from loguru import logger
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.engine import session_scope
-from db.models import Conversation, Lead, utcnow
+from db.models import Conversation, Event, Lead, Message, utcnow
 from db.models_channels import ManagerChatMessage, ManagerUpdate
 from pipelines.leads import give_back, record_event
 from pipelines.reply import OutgoingReply, add_outbox, write_replies
@@ -139,12 +140,6 @@ FORWARD_WINDOW_HOURS = 24
 def forward_held_messages(engine: Any, limit: int = 200) -> list[tuple[int, str]]:
     """Forward to the managers' chat every client message a held conversation received since it was taken (the
     channel actor forwards Avito/Telegram messages at once; this catches the rest, e.g. the site chat)."""
-    from datetime import timedelta
-
-    from sqlmodel import col
-
-    from db.models import Event, Message
-
     created: list[tuple[int, str]] = []
     since = utcnow() - timedelta(hours=FORWARD_WINDOW_HOURS)
     with session_scope(engine) as session:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -25,22 +25,19 @@ from db.models import Booking, Conversation, Lead, Stage
 from integrations.gcal import GoogleAPIError, GoogleCalendarClient, free_slots, overlaps, parse_work_hours
 from integrations.smtp import format_datetime
 from pipelines.dialog.state import DialogState
-from pipelines.integrate import nps, reminders
+from pipelines.integrate import nps, reminder_schedule, reminders
 from pipelines.integrate.dealkit import (
     contact_context,
     notify_managers,
     notify_not_configured,
     now_utc,
     queue_action,
-    run,
 )
-from pipelines.integrate.emails import queue_both
+from pipelines.integrate.emails import queue_both, queue_email
 from pipelines.leads import advance_stage, record_event
 from pipelines.reply import OutgoingReply
+from pipelines.runtime import Runtime
 from voronka.errors import NotConfigured
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
 
 SLOTS_OFFERED = 5
 LOCK_MS = 60_000
@@ -49,15 +46,15 @@ WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 _RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
-def gcal_configured(deps: PipelineDeps) -> bool:
+def gcal_configured(deps: Runtime) -> bool:
     return bool(deps.settings.GOOGLE_CALENDAR_CREDENTIALS.strip())
 
 
-def _calendar(deps: PipelineDeps) -> GoogleCalendarClient:
+def _calendar(deps: Runtime) -> GoogleCalendarClient:
     return GoogleCalendarClient.from_settings(deps.settings)
 
 
-def _with_calendar(deps: PipelineDeps, body: Any) -> Any:
+def _with_calendar(deps: Runtime, body: Any) -> Any:
     async def go() -> Any:
         client = _calendar(deps)
         try:
@@ -65,7 +62,7 @@ def _with_calendar(deps: PipelineDeps, body: Any) -> Any:
         finally:
             await client.close()
 
-    return run(go)
+    return deps.bridge.run(go())
 
 
 def slot_label(start: datetime, tz: str) -> str:
@@ -81,7 +78,7 @@ def parse_slot(value: str) -> datetime | None:
     return start if start.tzinfo is not None else None
 
 
-def find_slots(deps: PipelineDeps, session: Session, *, exclude: set[datetime] | None = None,
+def find_slots(deps: Runtime, session: Session, *, exclude: set[datetime] | None = None,
                now: datetime | None = None) -> list[datetime]:
     """The next free slots: calendar ``freeBusy`` + our confirmed bookings + ``exclude`` are busy."""
     s = deps.settings
@@ -97,7 +94,7 @@ def find_slots(deps: PipelineDeps, session: Session, *, exclude: set[datetime] |
                       min_notice_hours=s.BOOKING_MIN_NOTICE_HOURS, tz=s.BOOKING_TIMEZONE, limit=SLOTS_OFFERED)
 
 
-def slots_reply(deps: PipelineDeps, slots: list[datetime], channel: str, intro: str) -> OutgoingReply:
+def slots_reply(deps: Runtime, slots: list[datetime], channel: str, intro: str) -> OutgoingReply:
     tz = deps.settings.BOOKING_TIMEZONE
     if not slots:
         text = (intro + " В ближайшие дни свободного времени нет. Нажмите «Другое время» и напишите, когда вам "
@@ -116,7 +113,7 @@ def _upcoming(session: Session, lead_id: int) -> Booking | None:
                         .order_by(col(Booking.starts_at))).first()
 
 
-def _callback_request(deps: PipelineDeps, session: Session, lead: Lead) -> list[OutgoingReply]:
+def _callback_request(deps: Runtime, session: Session, lead: Lead) -> list[OutgoingReply]:
     ctx = contact_context(session, lead)
     notify_not_configured(session, lead, service="google_calendar",
                           message="Google Calendar не настроен (GOOGLE_CALENDAR_CREDENTIALS): клиенты не могут "
@@ -131,7 +128,7 @@ def _callback_request(deps: PipelineDeps, session: Session, lead: Lead) -> list[
                                "времени консультации.")]
 
 
-def handle_offer(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_offer(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                  data: dict[str, Any]) -> list[OutgoingReply]:
     """The "booking" action: offer free slots (or a call back without a calendar)."""
     assert lead.id is not None
@@ -158,7 +155,7 @@ def handle_offer(deps: PipelineDeps, session: Session, lead: Lead, conversation:
     return [slots_reply(deps, slots, channel, intro)]
 
 
-def _valid_start(deps: PipelineDeps, start: datetime) -> bool:
+def _valid_start(deps: Runtime, start: datetime) -> bool:
     s = deps.settings
     zone = ZoneInfo(s.BOOKING_TIMEZONE)
     local = start.astimezone(zone)
@@ -172,20 +169,20 @@ def _valid_start(deps: PipelineDeps, start: datetime) -> bool:
             and start >= now_utc() + timedelta(hours=s.BOOKING_MIN_NOTICE_HOURS))
 
 
-def _taken(deps: PipelineDeps, session: Session, channel: str, start: datetime, reason: str) -> list[OutgoingReply]:
+def _taken(deps: Runtime, session: Session, channel: str, start: datetime, reason: str) -> list[OutgoingReply]:
     logger.info("slot {} not booked: {}", start.isoformat(), reason)
     slots = find_slots(deps, session, exclude={start})
     return [slots_reply(deps, slots, channel, "Увы, это время уже занято. Вот свободные варианты:")]
 
 
-def _confirmed_reply(deps: PipelineDeps, booking: Booking) -> OutgoingReply:
+def _confirmed_reply(deps: Runtime, booking: Booking) -> OutgoingReply:
     when = format_datetime(booking.starts_at, deps.settings.BOOKING_TIMEZONE)
     return OutgoingReply(
         text=f"Готово! Вы записаны на консультацию: {when}. Напомню за сутки и за час до начала.",
         buttons=reminders.booking_buttons(booking.id or 0))
 
 
-def handle_confirm(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_confirm(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                    data: dict[str, Any]) -> list[OutgoingReply]:
     """The "booking_confirm" action: book ``data["start"]`` for the lead, or offer fresh slots."""
     assert lead.id is not None
@@ -199,7 +196,7 @@ def handle_confirm(deps: PipelineDeps, session: Session, lead: Lead, conversatio
         return _callback_request(deps, session, lead)
 
 
-def _confirm(deps: PipelineDeps, session: Session, lead: Lead, channel: str,
+def _confirm(deps: Runtime, session: Session, lead: Lead, channel: str,
              data: dict[str, Any]) -> list[OutgoingReply]:
     assert lead.id is not None
     start = parse_slot(str(data.get("start") or ""))
@@ -214,7 +211,10 @@ def _confirm(deps: PipelineDeps, session: Session, lead: Lead, channel: str,
     settings = deps.settings
     end = start + timedelta(minutes=settings.BOOKING_SLOT_MINUTES)
     lock_key, token = f"voronka:booking:slot:{start.astimezone(ZoneInfo('UTC')).isoformat()}", secrets.token_hex(8)
-    if not deps.redis.set(lock_key, token, nx=True, px=LOCK_MS):
+    redis = deps.redis
+    if redis is None:
+        raise RuntimeError("booking a slot needs Redis (the slot lock)")
+    if not redis.set(lock_key, token, nx=True, px=LOCK_MS):
         return _taken(deps, session, channel, start, "locked by another booking")
     try:
         other = session.exec(select(Booking.id).where(Booking.starts_at == start,
@@ -242,7 +242,7 @@ def _confirm(deps: PipelineDeps, session: Session, lead: Lead, channel: str,
         booking.calendar_event_id = event["id"]
         session.add(booking)
     finally:
-        deps.redis.eval(_RELEASE_LUA, 1, lock_key, token)
+        redis.eval(_RELEASE_LUA, 1, lock_key, token)
     assert booking.id is not None
     previous = session.exec(select(Booking).where(Booking.lead_id == lead.id, Booking.status == "confirmed",
                                                   Booking.id != booking.id, col(Booking.starts_at) > now_utc())).all()
@@ -265,7 +265,7 @@ def _confirm(deps: PipelineDeps, session: Session, lead: Lead, channel: str,
     return [_confirmed_reply(deps, booking)]
 
 
-def _cancel(deps: PipelineDeps, session: Session, lead: Lead, booking: Booking, *, reason: str | None,
+def _cancel(deps: Runtime, session: Session, lead: Lead, booking: Booking, *, reason: str | None,
             notify_client: bool) -> None:
     assert booking.id is not None
     if booking.calendar_event_id and gcal_configured(deps):
@@ -279,14 +279,12 @@ def _cancel(deps: PipelineDeps, session: Session, lead: Lead, booking: Booking, 
     booking.status = "cancelled"
     session.add(booking)
     session.flush()
-    reminders.cancel(session, kinds=(*reminders.BOOKING_KINDS, "nps_booking"), ref_id=booking.id)
+    reminder_schedule.cancel(session, kinds=(*reminder_schedule.BOOKING_KINDS, "nps_booking"), ref_id=booking.id)
     settings = deps.settings
     ctx = {**contact_context(session, lead), "start": booking.starts_at, "reason": reason}
     if notify_client:
         queue_both(session, lead, key=f"email:booking_cancelled:{booking.id}", event="booking_cancelled", ctx=ctx)
     else:
-        from pipelines.integrate.emails import queue_email
-
         queue_email(session, lead, key=f"email:booking_cancelled:{booking.id}:manager", event="booking_cancelled",
                     audience="manager", ctx=ctx)
     record_event(session, lead_id=lead.id, kind="booking_cancelled", channel=None,
@@ -297,7 +295,7 @@ def _cancel(deps: PipelineDeps, session: Session, lead: Lead, booking: Booking, 
                                f"отменена" + (f" ({reason})" if reason else "")})
 
 
-def handle_cancel(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_cancel(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                   data: dict[str, Any]) -> list[OutgoingReply]:
     booking = session.exec(select(Booking).where(Booking.id == int(data.get("booking_id") or 0))
                            .with_for_update()).first()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -23,10 +23,9 @@ from pipelines.dialog.state import DialogState
 from pipelines.integrate import nps
 from pipelines.integrate.booking import parse_slot
 from pipelines.integrate.dealkit import now_utc, queue_action
+from pipelines.leads import hand_off
 from pipelines.reply import OutgoingReply
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
+from pipelines.runtime import Runtime
 
 SLOTS_STATE_TTL = timedelta(hours=24)
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)!]?\s*$")
@@ -60,7 +59,7 @@ def _id(value: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 12 else None
 
 
-def handle_callback(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation, callback: str,
+def handle_callback(deps: Runtime, session: Session, lead: Lead, conversation: Conversation, callback: str,
                     *, message: Message | None = None) -> list[OutgoingReply] | None:
     """Replies for a deals callback (possibly none: an action will reply), or ``None`` when it is not ours."""
     name, _, arg = callback.partition(":")
@@ -97,11 +96,9 @@ def handle_callback(deps: PipelineDeps, session: Session, lead: Lead, conversati
     return None
 
 
-def _other_time(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation,
+def _other_time(deps: Runtime, session: Session, lead: Lead, conversation: Conversation,
                 message: Message | None) -> list[OutgoingReply]:
     """«Другое время»: a manager agrees the time with the client (the bot steps aside)."""
-    from pipelines.leads import hand_off
-
     assert lead.id is not None
     hand_off(session, lead, conversation, reason="booking_other_time",
              summary="Клиент хочет консультацию, но предложенные слоты не подошли: договоритесь о времени.",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 from sqlmodel import Session, col, select
@@ -27,7 +27,6 @@ from sqlmodel import Session, col, select
 from db.models import Conversation, Lead, Quote
 from integrations.amocrm import STATUS_SUCCESS, AmoCRMClient, AmoRateLimiter, AmoUnauthorized
 from pipelines.integrate.dealkit import (
-    async_redis,
     brief_data,
     contact_context,
     notify_managers,
@@ -36,27 +35,24 @@ from pipelines.integrate.dealkit import (
     package_name,
     package_price,
     queue_action,
-    run,
 )
 from pipelines.integrate.emails import queue_email
 from pipelines.reply import OutgoingReply
+from pipelines.runtime import Runtime
 from voronka.errors import NotConfigured, VoronkaError
 from voronka.vocabulary import RECOMMENDED_PACKAGE, product_title
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
 
 BRIEF_LABELS = {"product": "Продукт", "industry": "Отрасль", "users": "Пользователей", "goals": "Задачи",
                 "integrations": "Интеграций", "hosting": "Размещение", "sla": "SLA", "deadline": "Срок",
                 "company": "Компания", "name": "Имя", "phone": "Телефон", "email": "Email"}
 
 
-def amo_configured(deps: PipelineDeps) -> bool:
+def amo_configured(deps: Runtime) -> bool:
     s = deps.settings
     return bool((s.AMOCRM_BASE_URL or s.AMOCRM_DOMAIN) and s.AMOCRM_ACCESS_TOKEN)
 
 
-def crm_url(deps: PipelineDeps, amo_lead_id: int | None) -> str | None:
+def crm_url(deps: Runtime, amo_lead_id: int | None) -> str | None:
     s = deps.settings
     base = s.AMOCRM_BASE_URL or (f"https://{s.AMOCRM_DOMAIN}" if s.AMOCRM_DOMAIN else "")
     return f"{base.rstrip('/')}/leads/detail/{amo_lead_id}" if base and amo_lead_id else None
@@ -90,25 +86,23 @@ def brief_note(session: Session, lead: Lead) -> str:
     return "\n".join(lines)
 
 
-def _client(deps: PipelineDeps) -> tuple[AmoCRMClient, Any]:
-    redis = async_redis(deps)
-    limiter = AmoRateLimiter(redis)
-    return AmoCRMClient.from_settings(deps.settings, limiter=limiter), redis
+def _client(deps: Runtime) -> AmoCRMClient:
+    """A client for one call; its limiter counts in Redis, shared by every worker (``deps.async_redis``)."""
+    return AmoCRMClient.from_settings(deps.settings, limiter=AmoRateLimiter(deps.async_redis))
 
 
-def _call(deps: PipelineDeps, body: Any) -> Any:
+def _call(deps: Runtime, body: Any) -> Any:
     async def go() -> Any:
-        client, redis = _client(deps)
+        client = _client(deps)
         try:
             return await body(client)
         finally:
             await client.close()
-            await redis.aclose()
 
-    return run(go)
+    return deps.bridge.run(go())
 
 
-def _create(deps: PipelineDeps, session: Session, lead: Lead) -> int:
+def _create(deps: Runtime, session: Session, lead: Lead) -> int:
     ctx = contact_context(session, lead)
     title = f"{ctx['product'] or 'Заявка'}: {ctx['client_name']}"
     price = quoted_price(session, lead)
@@ -135,7 +129,7 @@ def _unauthorized(session: Session, lead: Lead, exc: AmoUnauthorized) -> list[Ou
     return []
 
 
-def handle_crm(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_crm(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                data: dict[str, Any]) -> list[OutgoingReply]:
     """Both "crm_sync" and "crm_update"; never replies to the client."""
     event = str(data.get("event") or "qualified")
@@ -173,7 +167,7 @@ def handle_crm(deps: PipelineDeps, session: Session, lead: Lead, conversation: C
     return []
 
 
-def _new_lead_email(deps: PipelineDeps, session: Session, lead: Lead) -> None:
+def _new_lead_email(deps: Runtime, session: Session, lead: Lead) -> None:
     """The manager's «new lead» letter once the lead is qualified (Avito leads get theirs from the channel)."""
     if lead.channel == "avito":
         return

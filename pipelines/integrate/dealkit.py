@@ -1,51 +1,29 @@
 """Small helpers shared by the deals handlers (CRM, bookings, payments, e-mail, reminders, NPS).
 
-Handlers run in worker threads with a synchronous session; the external clients are async, so each call runs in
-its own short event loop (``run``). Nothing here commits: the caller owns the transaction.
+Handlers run in worker threads with a synchronous session; the external clients are async, so each call runs on
+the process's event loop (``deps.bridge.run``). Nothing here commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-import redis.asyncio as aioredis
 from loguru import logger
 from sqlmodel import Session, col, select
 
 from db.models import Brief, Client, Conversation, Lead
+from pipelines.leads import rates
+from pipelines.price.engine import quote as compute_quote
 from pipelines.reply import OutgoingReply, add_outbox, write_replies
+from pipelines.runtime import Runtime
 from voronka.vocabulary import PRICING_SLOTS, package_title, product_title
 
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
-
-T = TypeVar("T")
+# An action's handler: ``(deps, session, lead, conversation, data) -> replies`` (see ``integrate.dispatch``).
+ActionHandler = Callable[[Runtime, Session, Lead, Conversation | None, dict[str, Any]], list[OutgoingReply]]
 PRICED_BRIEF_KEYS = ("product", *PRICING_SLOTS)  # the part of a brief the price depends on
-
-
-def run(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run one async call from a worker thread (a fresh event loop per call; clients close inside it)."""
-    async def main() -> T:
-        return await factory()
-
-    return asyncio.run(main())
-
-
-def async_redis(deps: PipelineDeps) -> aioredis.Redis:
-    """An asyncio Redis client on the same server as the worker's sync client (for the shared amoCRM limiter)."""
-    url = deps.extras.get("redis_url") or deps.settings.redis_url
-    if url:
-        return aioredis.Redis.from_url(url)
-    kwargs = dict(deps.redis.connection_pool.connection_kwargs)
-    allowed = {"host", "port", "db", "username", "password", "path", "socket_timeout", "socket_connect_timeout"}
-    kwargs = {k: v for k, v in kwargs.items() if k in allowed}
-    if "path" in kwargs:
-        kwargs["unix_socket_path"] = kwargs.pop("path")
-    return aioredis.Redis(**kwargs)
 
 
 def now_utc() -> datetime:
@@ -125,9 +103,6 @@ def notify_not_configured(session: Session, lead: Lead | None, *, service: str, 
 
 def package_price(session: Session, lead: Lead, package: str) -> Decimal:
     """The package's full price for the lead's current brief (the same engine the invoice PDF uses)."""
-    from pipelines.leads import rates
-    from pipelines.price.engine import quote as compute_quote
-
     brief = brief_data(session, lead)
     pricing_brief = {k: brief[k] for k in PRICED_BRIEF_KEYS if brief.get(k) is not None}
     if not pricing_brief.get("product") and lead.product not in ("", "none"):

@@ -24,11 +24,10 @@ from sqlmodel import Session, select
 
 from db.models import Conversation, Lead, Message, Outbox
 from pipelines.integrate import booking, crm, emails, payments
-from pipelines.integrate.dealkit import queue_action
+from pipelines.integrate.dealkit import ActionHandler, queue_action
 
 if TYPE_CHECKING:
     from pipelines.dialog.types import Decision
-    from pipelines.integrate.dispatch import ActionHandler
 
 
 def handlers() -> dict[str, ActionHandler]:

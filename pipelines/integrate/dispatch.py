@@ -8,36 +8,27 @@ message and the managers a notification, instead of silence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
 from loguru import logger
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from db.engine import session_scope
 from db.models import Conversation, Lead, Outbox, utcnow
+from pipelines.integrate import deals, documents
+from pipelines.integrate.dealkit import ActionHandler
 from pipelines.reply import OutgoingReply, add_outbox, write_replies
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
-
-ActionHandler = Callable[["PipelineDeps", Session, Lead, "Conversation | None", dict[str, Any]], list[OutgoingReply]]
+from pipelines.runtime import Runtime
 
 FAILED_FOR_GOOD = OutgoingReply(text="Извините, не получилось выполнить ваш запрос автоматически. Я уже передал его "
                                      "менеджеру — он свяжется с вами в ближайшее рабочее время.")
 
 
 def handlers() -> dict[str, ActionHandler]:
-    from pipelines.integrate import documents
-
     registry: dict[str, ActionHandler] = {"document": documents.handle_document}
-    from pipelines.integrate import deals
-
     registry.update(deals.handlers())
     return registry
 
 
-def run_action(deps: PipelineDeps, outbox_id: int) -> list[tuple[int, str]]:
+def run_action(deps: Runtime, outbox_id: int) -> list[tuple[int, str]]:
     with session_scope(deps.engine) as session:
         row = session.exec(select(Outbox).where(Outbox.id == outbox_id).with_for_update()).first()
         if row is None or row.status != "pending":

@@ -7,7 +7,7 @@ A retry finds the document already issued for the same brief (no duplicate); a c
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -16,21 +16,20 @@ from pipelines.document.context import brief_hash, build_context
 from pipelines.document.links import download_url
 from pipelines.document.render import render_pdf
 from pipelines.document.storage import issue_document
+from pipelines.integrate.dealkit import contact_context
+from pipelines.integrate.emails import queue_both
+from pipelines.leads import rates
 from pipelines.price.engine import quote as compute_quote
 from pipelines.reply import OutgoingReply
+from pipelines.runtime import Runtime
 from voronka.vocabulary import RECOMMENDED_PACKAGE
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
 
 KIND_NAMES = {"proposal": "Коммерческое предложение", "contract": "Договор", "invoice": "Счёт на оплату"}
 KIND_SHORT = {"proposal": "КП", "contract": "договор", "invoice": "счёт"}
 
 
-def handle_document(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_document(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                     data: dict[str, Any]) -> list[OutgoingReply]:
-    from pipelines.leads import rates
-
     assert lead.id is not None
     kind = str(data.get("kind") or "proposal")
     package = str(data.get("package") or lead.chosen_package or RECOMMENDED_PACKAGE)
@@ -60,9 +59,6 @@ def handle_document(deps: PipelineDeps, session: Session, lead: Lead, conversati
     attachment = {"kind": "pdf", "name": f"{title}.pdf", "url": url, "document_id": document.id}
     channel = conversation.channel if conversation else lead.channel
     if created and (settings.SMTP_HOST or settings.MANAGER_EMAILS):  # the PDF by e-mail too (client if known)
-        from pipelines.integrate.dealkit import contact_context
-        from pipelines.integrate.emails import queue_both
-
         queue_both(session, lead, key=f"email:document:{document.id}", event="document_issued",
                    ctx={**contact_context(session, lead), "document_title": title, "channel": channel},
                    documents=[document.id])

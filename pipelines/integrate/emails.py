@@ -11,7 +11,7 @@ Data of an "email" action: ``{"event", "audience": "manager"|"client", "to": [..
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 from sqlmodel import Session
@@ -19,12 +19,10 @@ from sqlmodel import Session
 from db.models import Conversation, Document, Lead
 from integrations.smtp import Attachment, Mailer
 from pipelines.document.storage import absolute_path
-from pipelines.integrate.dealkit import contact_context, notify_not_configured, queue_action, run
+from pipelines.integrate.dealkit import contact_context, notify_not_configured, queue_action
 from pipelines.reply import OutgoingReply
+from pipelines.runtime import Runtime
 from voronka.errors import NotConfigured, PayloadTooLarge, ValidationError
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
 
 DATETIME_KEYS = ("start",)
 
@@ -63,7 +61,7 @@ def _attachments(session: Session, documents_dir: Any, ids: list[int]) -> list[A
     return found
 
 
-def handle_email(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_email(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                  data: dict[str, Any]) -> list[OutgoingReply]:
     event, audience = str(data["event"]), str(data.get("audience") or "manager")
     ctx: dict[str, Any] = dict(data.get("ctx") or {})
@@ -75,18 +73,18 @@ def handle_email(deps: PipelineDeps, session: Session, lead: Lead, conversation:
     log = logger.bind(lead_id=lead.id, event=event, audience=audience)
     try:
         if audience == "manager":
-            run(lambda: mailer.notify_managers(event, attachments, **ctx))
+            deps.bridge.run(mailer.notify_managers(event, attachments, **ctx))
         else:
-            run(lambda: mailer.send_event(event, "client", list(data.get("to") or []), attachments, **ctx))
+            deps.bridge.run(mailer.send_event(event, "client", list(data.get("to") or []), attachments, **ctx))
     except NotConfigured as exc:
         notify_not_configured(session, lead, service="smtp", message=exc.message)
         return []
     except PayloadTooLarge:
         log.warning("attachment too large: sending the letter without it")
         if audience == "manager":
-            run(lambda: mailer.notify_managers(event, (), **ctx))
+            deps.bridge.run(mailer.notify_managers(event, (), **ctx))
         else:
-            run(lambda: mailer.send_event(event, "client", list(data.get("to") or []), (), **ctx))
+            deps.bridge.run(mailer.send_event(event, "client", list(data.get("to") or []), (), **ctx))
     except ValidationError as exc:  # a bad address or a letter without its required data: nothing to retry
         log.warning("letter not sent: {}", exc.message)
         return []

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from db.models import Booking, Conversation, Lead, Payment
 from db.models_deals import NpsAnswer, Reminder
 from pipelines.integrate.dealkit import contact_context, latest_conversation, notify_managers, now_utc, send_to_client
-from pipelines.integrate.reminders import NPS_KINDS, schedule
+from pipelines.integrate.reminder_schedule import NPS_KINDS, schedule
 from pipelines.leads import record_event
 from pipelines.reply import OutgoingReply
 from voronka.settings import Settings

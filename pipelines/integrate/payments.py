@@ -19,7 +19,7 @@ import hashlib
 import hmac
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 from sqlmodel import Session, col, select
@@ -35,7 +35,7 @@ from pipelines.document.links import download_url
 from pipelines.document.money import to_money
 from pipelines.document.render import render_pdf
 from pipelines.document.storage import issue_document
-from pipelines.integrate import nps
+from pipelines.integrate import documents, nps
 from pipelines.integrate.dealkit import (
     PRICED_BRIEF_KEYS,
     contact_context,
@@ -46,18 +46,16 @@ from pipelines.integrate.dealkit import (
     package_name,
     package_price,
     queue_action,
-    run,
     send_to_client,
 )
 from pipelines.integrate.emails import queue_both
-from pipelines.leads import advance_stage, record_event
+from pipelines.leads import advance_stage, rates, record_event
+from pipelines.price.engine import quote as compute_quote
 from pipelines.reply import OutgoingReply
+from pipelines.runtime import Runtime
 from voronka.errors import NotConfigured, UpstreamError, VoronkaError
 from voronka.settings import Settings
 from voronka.vocabulary import RECOMMENDED_PACKAGE
-
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
 
 POLL_MAX_AGE = timedelta(days=8)  # YooKassa lets a pending payment live about a week
 OPEN_STATUSES = ("pending", "expired")
@@ -110,7 +108,7 @@ def invoice_attempts(session: Session, lead_id: int, package: str, amount: Decim
                              .order_by(col(Payment.attempt))).all())
 
 
-def _with_yookassa(deps: PipelineDeps, body: Any) -> Any:
+def _with_yookassa(deps: Runtime, body: Any) -> Any:
     async def go() -> Any:
         client = YooKassaClient.from_settings(deps.settings)
         try:
@@ -118,17 +116,14 @@ def _with_yookassa(deps: PipelineDeps, body: Any) -> Any:
         finally:
             await client.close()
 
-    return run(go)
+    return deps.bridge.run(go())
 
 
 # --- invoice ------------------------------------------------------------------------------------------------
 
-def issue_invoice(deps: PipelineDeps, session: Session, lead: Lead, package: str,
+def issue_invoice(deps: Runtime, session: Session, lead: Lead, package: str,
                   payment: Payment | None) -> Document:
     """The invoice PDF for the package; it carries our payment link (QR + URL) when there is one."""
-    from pipelines.leads import rates
-    from pipelines.price.engine import quote as compute_quote
-
     assert lead.id is not None
     settings = deps.settings
     brief_row = session.exec(select(Brief).where(Brief.lead_id == lead.id)).one()
@@ -150,7 +145,7 @@ def issue_invoice(deps: PipelineDeps, session: Session, lead: Lead, package: str
     return document
 
 
-def _attachment(deps: PipelineDeps, document: Document) -> dict[str, Any]:
+def _attachment(deps: Runtime, document: Document) -> dict[str, Any]:
     settings = deps.settings
     assert document.id is not None
     url = download_url(settings.public_url, document.id, settings.link_key, settings.LINK_TTL_HOURS)
@@ -158,7 +153,7 @@ def _attachment(deps: PipelineDeps, document: Document) -> dict[str, Any]:
     return {"kind": "pdf", "name": f"{title}.pdf", "url": url, "document_id": document.id}
 
 
-def _link_reply(deps: PipelineDeps, channel: str, payment: Payment, document: Document | None,
+def _link_reply(deps: Runtime, channel: str, payment: Payment, document: Document | None,
                 intro: str) -> OutgoingReply:
     assert payment.id is not None
     settings = deps.settings
@@ -191,7 +186,7 @@ def _limit_reached(session: Session, lead: Lead, package: str, amount: Decimal, 
                                "время и поможет с оплатой. Оплатить можно и по реквизитам из счёта.")]
 
 
-def _without_yookassa(deps: PipelineDeps, session: Session, lead: Lead, channel: str, package: str,
+def _without_yookassa(deps: Runtime, session: Session, lead: Lead, channel: str, package: str,
                       amount: Decimal, reason: str) -> list[OutgoingReply]:
     document = issue_invoice(deps, session, lead, package, None)
     attachment = _attachment(deps, document)
@@ -202,7 +197,7 @@ def _without_yookassa(deps: PipelineDeps, session: Session, lead: Lead, channel:
     return [OutgoingReply(text=text, attachments=[attachment])]
 
 
-def issue_link(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None, *,
+def issue_link(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None, *,
                package: str, amount: Decimal | None = None, renew: bool = False) -> list[OutgoingReply]:
     """Give the client a working payment link for the package (a valid one again, or the next attempt)."""
     assert lead.id is not None
@@ -262,24 +257,22 @@ def issue_link(deps: PipelineDeps, session: Session, lead: Lead, conversation: C
     return [_link_reply(deps, channel, payment, document, intro)]
 
 
-def handle_payment(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_payment(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                    data: dict[str, Any]) -> list[OutgoingReply]:
     """The "payment" action {"package"}."""
     package = str(data.get("package") or lead.chosen_package or RECOMMENDED_PACKAGE)
     return issue_link(deps, session, lead, conversation, package=package)
 
 
-def handle_document(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_document(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                     data: dict[str, Any]) -> list[OutgoingReply]:
     """The "document" action: an invoice carries the payment link; other kinds go to the documents handler."""
-    from pipelines.integrate import documents
-
     if str(data.get("kind") or "") != "invoice":
         return documents.handle_document(deps, session, lead, conversation, data)
     return handle_payment(deps, session, lead, conversation, data)
 
 
-def handle_renew(deps: PipelineDeps, session: Session, lead: Lead, conversation: Conversation | None,
+def handle_renew(deps: Runtime, session: Session, lead: Lead, conversation: Conversation | None,
                  data: dict[str, Any]) -> list[OutgoingReply]:
     """The "payment_renew" action {"payment_id"}: a new link for the same invoice (same package and amount)."""
     payment = session.get(Payment, int(data.get("payment_id") or 0))
@@ -298,7 +291,7 @@ def _pending_for(session: Session, lead_id: int | None) -> list[tuple[int, str]]
     return [(int(i), str(k)) for i, k in rows if i is not None]
 
 
-def check_payment(deps: PipelineDeps, provider_id: str, notification_id: int | None = None) -> list[tuple[int, str]]:
+def check_payment(deps: Runtime, provider_id: str, notification_id: int | None = None) -> list[tuple[int, str]]:
     """Read the payment from YooKassa and apply what *it* says; returns outbox rows to dispatch."""
     with session_scope(deps.engine) as session:
         notification = session.get(PaymentNotification, notification_id) if notification_id else None
@@ -335,7 +328,7 @@ def check_payment(deps: PipelineDeps, provider_id: str, notification_id: int | N
         return _pending_for(session, lead.id)
 
 
-def apply_remote(deps: PipelineDeps, session: Session, payment: Payment, lead: Lead, remote: RemotePayment) -> str:
+def apply_remote(deps: Runtime, session: Session, payment: Payment, lead: Lead, remote: RemotePayment) -> str:
     """Bring our row in line with YooKassa's payment (already locked by the caller); returns what happened."""
     log = logger.bind(lead_id=lead.id, payment_id=payment.id)
     if remote.metadata.get("lead_id") != str(payment.lead_id):
@@ -365,7 +358,7 @@ def apply_remote(deps: PipelineDeps, session: Session, payment: Payment, lead: L
     return "unchanged"
 
 
-def apply_success(deps: PipelineDeps, session: Session, payment: Payment, lead: Lead) -> None:
+def apply_success(deps: Runtime, session: Session, payment: Payment, lead: Lead) -> None:
     """Paid: thank the client, mark the invoice paid, stage → paid, CRM 142, e-mails, NPS later. Once."""
     assert payment.id is not None and lead.id is not None
     settings = deps.settings
@@ -396,7 +389,7 @@ def apply_success(deps: PipelineDeps, session: Session, payment: Payment, lead: 
     logger.bind(lead_id=lead.id).info("payment {} succeeded", payment.id)
 
 
-def _offer_new_link(deps: PipelineDeps, session: Session, lead: Lead, payment: Payment, *, key: str,
+def _offer_new_link(deps: Runtime, session: Session, lead: Lead, payment: Payment, *, key: str,
                     text: str) -> None:
     assert payment.id is not None
     attempts = invoice_attempts(session, lead.id or 0, payment.package, payment.amount)
@@ -421,7 +414,7 @@ def _offer_new_link(deps: PipelineDeps, session: Session, lead: Lead, payment: P
     send_to_client(session, lead, key=key, conversation=conversation, replies=replies)
 
 
-def poll_payments(deps: PipelineDeps) -> list[tuple[int, str]]:
+def poll_payments(deps: Runtime) -> list[tuple[int, str]]:
     """Re-read open payments from YooKassa (a lost notification changes nothing)."""
     with session_scope(deps.engine) as session:
         ids = session.exec(select(Payment.provider_id).where(
@@ -436,7 +429,7 @@ def poll_payments(deps: PipelineDeps) -> list[tuple[int, str]]:
     return rows
 
 
-def expire_links(deps: PipelineDeps) -> list[tuple[int, str]]:
+def expire_links(deps: Runtime) -> list[tuple[int, str]]:
     """Links past PAYMENT_LINK_TTL_HOURS become void; the client is offered a new one (or a manager)."""
     written: list[tuple[int, str]] = []
     with session_scope(deps.engine) as session:
@@ -453,18 +446,3 @@ def expire_links(deps: PipelineDeps) -> list[tuple[int, str]]:
             session.flush()
             written += _pending_for(session, lead.id)
     return written
-
-
-def record_notification(session: Session, *, provider_id: str, event: str, payload: dict[str, Any],
-                        remote_ip: str | None) -> int:
-    """Store a notification once (unique per payment and event); returns its row id."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    table = PaymentNotification.__table__  # type: ignore[attr-defined]
-    inserted = session.execute(insert(table).values(
-        provider_id=provider_id, event=event, payload=payload, remote_ip=remote_ip, received_at=now_utc())
-        .on_conflict_do_nothing(index_elements=["provider_id", "event"]).returning(table.c.id)).scalar()
-    if inserted is not None:
-        return int(inserted)
-    return int(session.exec(select(PaymentNotification.id).where(
-        PaymentNotification.provider_id == provider_id, PaymentNotification.event == event)).one() or 0)

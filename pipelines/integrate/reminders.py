@@ -12,36 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from loguru import logger
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from db.engine import session_scope
 from db.models import Booking, Lead, Outbox
 from db.models_deals import Reminder
 from integrations.smtp import format_datetime
-from pipelines.integrate.dealkit import contact_context, now_utc, send_to_client
+from pipelines.integrate.dealkit import contact_context, latest_conversation, now_utc, send_to_client
 from pipelines.integrate.emails import queue_email
+from pipelines.integrate.nps import send_survey
+from pipelines.integrate.reminder_schedule import BOOKING_KINDS, NPS_KINDS, schedule
 from pipelines.reply import OutgoingReply
+from pipelines.runtime import Runtime
 
-if TYPE_CHECKING:
-    from pipelines.conversation import PipelineDeps
-
-BOOKING_KINDS = ("booking_24h", "booking_1h", "booking_manager")
-NPS_KINDS = ("nps_payment", "nps_booking")
 BOOKING_OFFSETS = {"booking_24h": timedelta(hours=24), "booking_1h": timedelta(hours=1),
                    "booking_manager": timedelta(hours=1)}
 BATCH = 100
-
-
-def schedule(session: Session, *, lead_id: int, kind: str, ref_id: int, due_at: datetime) -> None:
-    """Add a reminder once (a second call for the same kind and booking/payment is a no-op)."""
-    session.execute(insert(Reminder.__table__).values(  # type: ignore[attr-defined]
-        lead_id=lead_id, kind=kind, ref_id=ref_id, due_at=due_at, status="pending", created_at=now_utc())
-        .on_conflict_do_nothing(index_elements=["kind", "ref_id"]))
 
 
 def schedule_booking_reminders(session: Session, booking: Booking, *, now: datetime | None = None) -> None:
@@ -52,11 +40,6 @@ def schedule_booking_reminders(session: Session, booking: Booking, *, now: datet
         due = booking.starts_at - offset
         if due > current:
             schedule(session, lead_id=booking.lead_id, kind=kind, ref_id=booking.id, due_at=due)
-
-
-def cancel(session: Session, *, kinds: Iterable[str], ref_id: int) -> None:
-    session.execute(update(Reminder).where(col(Reminder.kind).in_(list(kinds)), col(Reminder.ref_id) == ref_id,
-                                           col(Reminder.status) == "pending").values(status="cancelled"))
 
 
 def booking_buttons(booking_id: int) -> list[dict[str, str]]:
@@ -89,16 +72,12 @@ def _booking_reminder(session: Session, reminder: Reminder, lead: Lead, tz: str)
 
 
 def _channel(session: Session, lead: Lead) -> str | None:
-    from pipelines.integrate.dealkit import latest_conversation
-
     conversation = latest_conversation(session, lead.id or 0)
     return conversation.channel if conversation else None
 
 
-def send_due(deps: PipelineDeps, kinds: Iterable[str], *, now: datetime | None = None) -> list[tuple[int, str]]:
+def send_due(deps: Runtime, kinds: Iterable[str], *, now: datetime | None = None) -> list[tuple[int, str]]:
     """Send every due reminder of ``kinds``; returns the (outbox id, kind) rows to dispatch."""
-    from pipelines.integrate.nps import send_survey
-
     current = now or now_utc()
     kinds = list(kinds)
     written: list[int] = []

@@ -19,10 +19,8 @@ for that vocabulary while HNSW at 100 k chunks stays well inside 50 ms per searc
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from functools import lru_cache
@@ -32,6 +30,7 @@ import numpy as np
 
 from pipelines.knowledge.lexicon import concepts_of
 from pipelines.knowledge.text import STOPWORDS, lemma, phonetic, words
+from voronka.asyncbridge import AsyncBridge, shared_bridge
 
 if TYPE_CHECKING:
     from voronka.settings import Settings
@@ -138,54 +137,35 @@ class OpenAIEmbedderAdapter:
     """``text-embedding-3-small`` (1536 dims) through ``integrations.llm.embeddings.OpenAIEmbedder``.
 
     The client (timeouts, retries, typed errors, content cache) belongs to integrations/ and is async; this adapter
-    gives it the synchronous knowledge-base ``Embedder`` shape by running it on a private event loop in a daemon
-    thread (so it also works when called from code that already runs an event loop).
+    gives it the synchronous knowledge-base ``Embedder`` shape by running it on the process's event loop
+    (``voronka.asyncbridge``, a daemon thread: so it also works when called from code that already runs a loop).
     """
 
     name = OPENAI_NAME
     dim = OPENAI_DIM
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, bridge: AsyncBridge | None = None) -> None:
         self._client = client  # an OpenAIEmbedder (anything with ``async embed(texts)``)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._bridge = bridge or shared_bridge()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, cache: Any = None) -> OpenAIEmbedderAdapter:
         """``NotConfigured`` without ``OPENAI_API_KEY``."""
-        from integrations.llm.embeddings import OpenAIEmbedder
+        from integrations.llm.embeddings import OpenAIEmbedder  # reason: the OpenAI SDK takes seconds to import
 
         return cls(OpenAIEmbedder.from_settings(settings, cache=cache))
 
-    def _runner(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="kb-openai-embedder", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
-
     def embed(self, texts: list[str]) -> list[list[float]]:
-        future = asyncio.run_coroutine_threadsafe(self._client.embed(texts), self._runner())
-        vectors = [list(map(float, v)) for v in future.result()]
+        vectors = [list(map(float, v)) for v in self._bridge.run(self._client.embed(texts))]
         for vec in vectors:
             if len(vec) != self.dim:
                 raise ValueError(f"expected {self.dim}-dim embeddings, got {len(vec)}")
         return vectors
 
     def close(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
         aclose = getattr(self._client, "aclose", None)
-        if aclose is not None:
-            asyncio.run_coroutine_threadsafe(aclose(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-        self._loop = self._thread = None
+        if aclose is not None and not self._bridge.closed:
+            self._bridge.run(aclose(), timeout=10)
 
 
 def make_embedder(settings: Settings, *, cache: Any = None) -> Embedder:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pipelines.knowledge.text import fold, lemma, words
+
 # concept -> lemmas (single words) and phrases ("word word", lemmas separated by spaces)
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "price": ("цена", "стоимость", "сколько стоить", "стоить сколько", "скока", "скок", "недорого", "прайс",
@@ -163,8 +165,6 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 @lru_cache(maxsize=1)
 def _index() -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]], int]:
     """(single lemma -> concepts, phrase lemma tuple -> concepts, longest phrase length)."""
-    from pipelines.knowledge.text import fold, lemma, words
-
     single: dict[str, list[str]] = {}
     phrases: dict[tuple[str, ...], list[str]] = {}
     longest = 1
@@ -200,8 +200,6 @@ def concepts_of(lemmas: list[str]) -> list[str]:
 @lru_cache(maxsize=1)
 def _members() -> dict[str, tuple[str, ...]]:
     """concept -> its single-word entries as lemmas."""
-    from pipelines.knowledge.text import fold, lemma, words
-
     out: dict[str, tuple[str, ...]] = {}
     for concept, entries in CONCEPTS.items():
         lems = [lemma(toks[0]) for toks in (words(fold(e)) for e in entries) if len(toks) == 1]

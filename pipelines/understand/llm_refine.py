@@ -13,8 +13,11 @@ import json
 from datetime import date
 from typing import Any, Protocol
 
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 from loguru import logger
 
+from integrations.llm.prompts import render_prompt
 from pipelines.understand.offline import understand_offline
 from pipelines.understand.types import Understanding
 from voronka.vocabulary import (
@@ -68,8 +71,6 @@ def _text_slot(value: Any) -> str | None:
 def _phone_slot(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    import phonenumbers
-
     try:
         num = phonenumbers.parse(value, "RU")
     except phonenumbers.NumberParseException:
@@ -82,8 +83,6 @@ def _phone_slot(value: Any) -> str | None:
 def _email_slot(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    from email_validator import EmailNotValidError, validate_email
-
     try:
         return str(validate_email(value.strip(), check_deliverability=False).normalized).lower()
     except EmailNotValidError:
@@ -139,8 +138,6 @@ def merge(base: Understanding, data: Any) -> Understanding:
 
 
 def _system_prompt(today: date) -> str:
-    from integrations.llm.prompts import render_prompt
-
     return render_prompt("understand", intents=list(INTENTS), products=list(PRODUCT_OR_NONE), emotions=list(EMOTIONS),
                          today=today.isoformat())
 

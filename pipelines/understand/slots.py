@@ -13,7 +13,10 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from pipelines.understand.normalize import parse
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from pipelines.understand.normalize import morph, parse
 
 # ---------------------------------------------------------------- users
 
@@ -493,8 +496,6 @@ def email(raw: str) -> str | None:
     if not m:
         return None
     value = m.group(0).lower().rstrip(".")
-    from email_validator import EmailNotValidError, validate_email
-
     try:
         return str(validate_email(value, check_deliverability=False).normalized).lower()
     except EmailNotValidError:
@@ -503,8 +504,6 @@ def email(raw: str) -> str | None:
 
 def phones(raw: str) -> list[tuple[int, int, str]]:
     """(start, end, +7XXXXXXXXXX) for each phone number in the raw text (region RU)."""
-    import phonenumbers
-
     out: list[tuple[int, int, str]] = []
     for m in phonenumbers.PhoneNumberMatcher(raw, "RU"):
         out.append((m.start, m.end, phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)))
@@ -533,8 +532,6 @@ def _name_form(word: str, tag: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _parses(word: str) -> tuple[Any, ...]:
-    from pipelines.understand.normalize import morph
-
     return tuple(morph().parse(word))
 
 

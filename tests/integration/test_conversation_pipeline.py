@@ -12,9 +12,10 @@ from sqlmodel import Session, select
 
 from db.engine import make_async_engine
 from db.models import Brief, Conversation, Lead, Message, Outbox, utcnow
-from pipelines.conversation import PipelineDeps, handle_inbound
+from pipelines.conversation import handle_inbound
 from pipelines.inbox import Inbound, record_inbound
 from pipelines.memory import load_history, memory_key
+from pipelines.runtime import Runtime
 
 
 def store(database_url: str, session_id: str, text_: str) -> int:
@@ -30,7 +31,7 @@ def store(database_url: str, session_id: str, text_: str) -> int:
     return asyncio.run(go())
 
 
-def say(deps: PipelineDeps, database_url: str, session_id: str, text_: str) -> list[str]:
+def say(deps: Runtime, database_url: str, session_id: str, text_: str) -> list[str]:
     message_id = store(database_url, session_id, text_)
     handle_inbound(deps, message_id)
     with Session(deps.engine) as session:
@@ -39,8 +40,8 @@ def say(deps: PipelineDeps, database_url: str, session_id: str, text_: str) -> l
         return [m.text for m in rows]
 
 
-def make_deps(settings, engine, redis_url: str) -> PipelineDeps:  # type: ignore[no-untyped-def]
-    return PipelineDeps(settings=settings, engine=engine, redis=redis_lib.Redis.from_url(redis_url))
+def make_deps(settings, engine, redis_url: str) -> Runtime:  # type: ignore[no-untyped-def]
+    return Runtime(settings=settings, engine=engine, redis=redis_lib.Redis.from_url(redis_url))
 
 
 def test_client_returning_on_day_29_continues_where_they_stopped(settings, clean_db, redis_client,  # type: ignore[no-untyped-def]

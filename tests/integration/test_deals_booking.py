@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 
 from db.models import Booking, Conversation, Event, Lead, Message
 from db.models_deals import Reminder
-from pipelines.conversation import PipelineDeps
 from pipelines.integrate.callbacks import callback_for_text, handle_callback
 from pipelines.integrate.reminders import BOOKING_KINDS, send_due
+from pipelines.runtime import Runtime
 from tests.support.deals import (  # noqa: F401 - fixtures
     BRIEF,
     Fakes,
@@ -32,10 +32,10 @@ MSK = ZoneInfo("Europe/Moscow")
 
 
 @pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:
+def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> Runtime:
     updated = settings.model_copy(update={**fakes.settings_update(), "BOOKING_WORK_HOURS": "10:00-19:00",
                                           "BOOKING_WORK_DAYS": ["1", "2", "3", "4", "5"]})
-    return PipelineDeps(settings=updated, engine=clean_db, redis=redis_client, extras={"redis_url": redis_url})
+    return Runtime(settings=updated, engine=clean_db, redis=redis_client, redis_url=redis_url)
 
 
 def slot_buttons(message: Message) -> list[dict[str, str]]:
@@ -46,24 +46,24 @@ def starts(message: Message) -> list[datetime]:
     return [datetime.fromisoformat(b["callback"].split(":", 1)[1]) for b in slot_buttons(message)]
 
 
-async def offer(deps: PipelineDeps, lead_id: int, conversation_id: int, key: str = "offer") -> Message:
+async def offer(deps: Runtime, lead_id: int, conversation_id: int, key: str = "offer") -> Message:
     add_action(deps.engine, lead_id, conversation_id, "booking", {}, key)
     await asyncio.to_thread(drain_actions, deps, lead_id)
     return bot_messages(deps.engine, conversation_id)[-1]
 
 
-async def pick(deps: PipelineDeps, lead_id: int, conversation_id: int, start: datetime, key: str) -> Message:
+async def pick(deps: Runtime, lead_id: int, conversation_id: int, start: datetime, key: str) -> Message:
     add_action(deps.engine, lead_id, conversation_id, "booking_confirm", {"start": start.isoformat()}, key)
     await asyncio.to_thread(drain_actions, deps, lead_id)
     return bot_messages(deps.engine, conversation_id)[-1]
 
 
-def confirmed(deps: PipelineDeps) -> list[Booking]:
+def confirmed(deps: Runtime) -> list[Booking]:
     with Session(deps.engine) as session:
         return list(session.exec(select(Booking).where(Booking.status == "confirmed")).all())
 
 
-async def test_five_free_slots_within_working_hours_and_other_time(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_five_free_slots_within_working_hours_and_other_time(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     first = await offer(deps, lead_id, conversation_id)
     offered = starts(first)
@@ -80,7 +80,7 @@ async def test_five_free_slots_within_working_hours_and_other_time(deps: Pipelin
     assert busy not in starts(second) and starts(second)[0] == offered[1]
 
 
-async def test_two_clients_race_for_one_slot(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_two_clients_race_for_one_slot(deps: Runtime, fakes: Fakes) -> None:
     anna = make_lead(deps.engine, chat="anna")
     oleg = make_lead(deps.engine, chat="oleg", brief={**BRIEF, "name": "Олег", "phone": "+79035550000",
                                                       "email": "oleg@example.ru"})
@@ -104,7 +104,7 @@ async def test_two_clients_race_for_one_slot(deps: PipelineDeps, fakes: Fakes) -
             "booking_made"]
 
 
-async def test_cancel_move_and_410(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_cancel_move_and_410(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     offered = starts(await offer(deps, lead_id, conversation_id))
     done = await pick(deps, lead_id, conversation_id, offered[0], "pick-1")
@@ -146,7 +146,7 @@ def future_slot(hours_ahead: int) -> datetime:
         day += timedelta(days=1)
 
 
-async def test_reminders_24h_and_1h_on_the_client_channel(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_reminders_24h_and_1h_on_the_client_channel(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     slot = future_slot(30)
     assert "Вы записаны" in (await pick(deps, lead_id, conversation_id, slot, "pick")).text
@@ -170,7 +170,7 @@ async def test_reminders_24h_and_1h_on_the_client_channel(deps: PipelineDeps, fa
     assert len(managers) == 1 and managers[0]["audience"] == "manager"
 
 
-async def test_without_google_calendar_a_manager_calls_back(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_without_google_calendar_a_manager_calls_back(deps: Runtime, fakes: Fakes) -> None:
     deps.settings = deps.settings.model_copy(update={"GOOGLE_CALENDAR_CREDENTIALS": ""})
     lead_id, conversation_id = make_lead(deps.engine)
     reply = await offer(deps, lead_id, conversation_id)
@@ -180,7 +180,7 @@ async def test_without_google_calendar_a_manager_calls_back(deps: PipelineDeps, 
     assert events == {"not_configured", "callback_request"}
 
 
-async def test_other_time_hands_the_client_to_a_manager(deps: PipelineDeps) -> None:
+async def test_other_time_hands_the_client_to_a_manager(deps: Runtime) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     with Session(deps.engine) as session:
         lead = session.get(Lead, lead_id)
@@ -194,7 +194,7 @@ async def test_other_time_hands_the_client_to_a_manager(deps: PipelineDeps) -> N
     assert [r.payload["event"] for r in outbox_rows(deps.engine, "notify", lead_id)] == ["handoff"]
 
 
-async def test_avito_client_picks_a_slot_by_its_number(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_avito_client_picks_a_slot_by_its_number(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id = make_lead(deps.engine, channel="avito")
     listing = await offer(deps, lead_id, conversation_id)
     assert listing.payload["buttons"] == [] and "— " in listing.text
@@ -213,7 +213,7 @@ async def test_avito_client_picks_a_slot_by_its_number(deps: PipelineDeps, fakes
     assert booking.starts_at.astimezone(MSK).strftime("%H:%M") in listing.text.split("\n")[2]
 
 
-async def test_the_database_refuses_a_second_confirmed_booking_of_one_start(deps: PipelineDeps,
+async def test_the_database_refuses_a_second_confirmed_booking_of_one_start(deps: Runtime,
                                                                             fakes: Fakes) -> None:
     from sqlalchemy.exc import IntegrityError
 
@@ -232,7 +232,7 @@ async def test_the_database_refuses_a_second_confirmed_booking_of_one_start(deps
     assert fakes.gcal.events == {}
 
 
-async def test_words_stand_for_booking_buttons_only_where_they_are_meant(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_words_stand_for_booking_buttons_only_where_they_are_meant(deps: Runtime, fakes: Fakes) -> None:
     site_lead, site_chat = make_lead(deps.engine, chat="site")
     avito_lead, avito_chat = make_lead(deps.engine, channel="avito", chat="avito")
     slot = future_slot(30)

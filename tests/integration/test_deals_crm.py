@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import Session
 
 from db.models import Lead
-from pipelines.conversation import PipelineDeps
 from pipelines.integrate.crm import quoted_price
 from pipelines.integrate.dealkit import package_price
+from pipelines.runtime import Runtime
 from tests.fakes.amocrm_fake import AmoCRMFake
 from tests.support.deals import (  # noqa: F401 - fixtures
     BRIEF,
@@ -28,19 +28,19 @@ from tests.support.deals import (  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:
-    return PipelineDeps(settings=settings.model_copy(update=fakes.settings_update()), engine=clean_db,
-                        redis=redis_client, extras={"redis_url": redis_url})
+def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> Runtime:
+    return Runtime(settings=settings.model_copy(update=fakes.settings_update()), engine=clean_db,
+                        redis=redis_client, redis_url=redis_url)
 
 
-def lead_row(deps: PipelineDeps, lead_id: int) -> Lead:
+def lead_row(deps: Runtime, lead_id: int) -> Lead:
     with Session(deps.engine) as session:
         lead = session.get(Lead, lead_id)
         assert lead is not None
         return lead
 
 
-async def sync(deps: PipelineDeps, lead_id: int, event: str = "qualified", key: str | None = None,
+async def sync(deps: Runtime, lead_id: int, event: str = "qualified", key: str | None = None,
                **data: object) -> None:
     action = "crm_sync" if event == "qualified" else "crm_update"
     add_action(deps.engine, lead_id, None, action, {"event": event, **data}, key or f"crm:{event}:{lead_id}")
@@ -52,7 +52,7 @@ def only_lead(amo: AmoCRMFake) -> dict[str, object]:
     return next(iter(amo.leads.values()))
 
 
-async def test_qualified_lead_is_created_once_with_contact_tag_and_brief(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_qualified_lead_is_created_once_with_contact_tag_and_brief(deps: Runtime, fakes: Fakes) -> None:
     lead_id, _ = make_lead(deps.engine, channel="telegram")
     await sync(deps, lead_id)
     amo_lead = only_lead(fakes.amo)
@@ -77,7 +77,7 @@ async def test_qualified_lead_is_created_once_with_contact_tag_and_brief(deps: P
     assert [(x["event"], x["audience"]) for x in letters] == [("new_lead", "manager")]
 
 
-async def test_quote_booking_and_payment_update_the_amo_lead(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_quote_booking_and_payment_update_the_amo_lead(deps: Runtime, fakes: Fakes) -> None:
     lead_id, _ = make_lead(deps.engine, channel="site")
     await sync(deps, lead_id)
     amo_lead = only_lead(fakes.amo)
@@ -98,7 +98,7 @@ async def test_quote_booking_and_payment_update_the_amo_lead(deps: PipelineDeps,
     only_lead(fakes.amo)
 
 
-async def test_429_is_backed_off_and_the_lead_created_once(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_429_is_backed_off_and_the_lead_created_once(deps: Runtime, fakes: Fakes) -> None:
     lead_id, _ = make_lead(deps.engine)
     fakes.amo.fail_next(429, times=2, headers={"Retry-After": "1"})
     await sync(deps, lead_id)
@@ -110,7 +110,7 @@ async def test_429_is_backed_off_and_the_lead_created_once(deps: PipelineDeps, f
     assert lead_row(deps, lead_id).amo_lead_id is not None
 
 
-async def test_limiter_keeps_a_burst_under_seven_per_second(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_limiter_keeps_a_burst_under_seven_per_second(deps: Runtime, fakes: Fakes) -> None:
     leads = [make_lead(deps.engine, chat=f"c{i}")[0] for i in range(12)]
     for lead_id in leads:
         add_action(deps.engine, lead_id, None, "crm_sync", {"event": "qualified"}, f"crm:q:{lead_id}")
@@ -121,7 +121,7 @@ async def test_limiter_keeps_a_burst_under_seven_per_second(deps: PipelineDeps, 
     assert all(b - a >= 1.0 for a, b in zip(times, times[7:], strict=False))
 
 
-async def test_401_notifies_the_managers_and_a_later_event_creates_the_lead(deps: PipelineDeps,
+async def test_401_notifies_the_managers_and_a_later_event_creates_the_lead(deps: Runtime,
                                                                             fakes: Fakes) -> None:
     lead_id, _ = make_lead(deps.engine)
     good_token = fakes.amo.token
@@ -137,7 +137,7 @@ async def test_401_notifies_the_managers_and_a_later_event_creates_the_lead(deps
     assert amo_lead["status_id"] == 142
 
 
-async def test_without_amocrm_settings_the_managers_are_told_once_a_day(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_without_amocrm_settings_the_managers_are_told_once_a_day(deps: Runtime, fakes: Fakes) -> None:
     deps.settings = deps.settings.model_copy(update={"AMOCRM_BASE_URL": "", "AMOCRM_ACCESS_TOKEN": ""})
     first, _ = make_lead(deps.engine, chat="a")
     second, _ = make_lead(deps.engine, chat="b")
@@ -148,7 +148,7 @@ async def test_without_amocrm_settings_the_managers_are_told_once_a_day(deps: Pi
     assert [n["service"] for n in notices if n["service"] == "amocrm"] == ["amocrm"]
 
 
-def test_price_before_any_quote_is_zero_not_an_error(deps: PipelineDeps) -> None:
+def test_price_before_any_quote_is_zero_not_an_error(deps: Runtime) -> None:
     lead_id, _ = make_lead(deps.engine, brief={"product": "ai_lawyer", "name": "Анна", "phone": "+79161234567"})
     with Session(deps.engine) as session:
         lead = session.get(Lead, lead_id)

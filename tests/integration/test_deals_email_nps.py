@@ -12,11 +12,11 @@ from sqlmodel import Session, select
 
 from db.models import Conversation, Event, Lead, Payment
 from db.models_deals import NpsAnswer
-from pipelines.conversation import PipelineDeps
 from pipelines.integrate.callbacks import callback_for_text, handle_callback
 from pipelines.integrate.dealkit import now_utc
 from pipelines.integrate.payments import check_payment
 from pipelines.integrate.reminders import NPS_KINDS, send_due
+from pipelines.runtime import Runtime
 from tests.support.deals import (  # noqa: F401 - fixtures
     Fakes,
     Mailbox,
@@ -33,12 +33,12 @@ from tests.support.deals import (  # noqa: F401 - fixtures
 
 @pytest.fixture
 def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes,
-         mailbox: tuple[Mailbox, int]) -> PipelineDeps:
+         mailbox: tuple[Mailbox, int]) -> Runtime:
     updated = settings.model_copy(update={**fakes.settings_update(mailbox[1]), "SMTP_FROM": "robot@voronka.ai"})
-    return PipelineDeps(settings=updated, engine=clean_db, redis=redis_client, extras={"redis_url": redis_url})
+    return Runtime(settings=updated, engine=clean_db, redis=redis_client, redis_url=redis_url)
 
 
-async def paid_lead(deps: PipelineDeps, fakes: Fakes, *, channel: str = "site") -> tuple[int, int, Payment]:
+async def paid_lead(deps: Runtime, fakes: Fakes, *, channel: str = "site") -> tuple[int, int, Payment]:
     lead_id, conversation_id = make_lead(deps.engine, channel=channel)
     add_action(deps.engine, lead_id, conversation_id, "payment", {"package": "optimum"}, "pay")
     await asyncio.to_thread(drain_actions, deps, lead_id)
@@ -52,7 +52,7 @@ async def paid_lead(deps: PipelineDeps, fakes: Fakes, *, channel: str = "site") 
     return lead_id, conversation_id, payment
 
 
-async def test_payment_letters_reach_manager_and_client_with_the_invoice(deps: PipelineDeps, fakes: Fakes,
+async def test_payment_letters_reach_manager_and_client_with_the_invoice(deps: Runtime, fakes: Fakes,
                                                                          mailbox: tuple[Mailbox, int]) -> None:
     box, _ = mailbox
     await paid_lead(deps, fakes)
@@ -71,7 +71,7 @@ async def test_payment_letters_reach_manager_and_client_with_the_invoice(deps: P
     assert len(box.messages) == 2
 
 
-async def test_booking_letters_and_smtp_not_configured(deps: PipelineDeps, fakes: Fakes,
+async def test_booking_letters_and_smtp_not_configured(deps: Runtime, fakes: Fakes,
                                                        mailbox: tuple[Mailbox, int]) -> None:
     box, _ = mailbox
     lead_id, conversation_id = make_lead(deps.engine)
@@ -95,7 +95,7 @@ async def test_booking_letters_and_smtp_not_configured(deps: PipelineDeps, fakes
     assert len(smtp_notices) == 1 and "SMTP_HOST" in smtp_notices[0].payload["summary"]
 
 
-async def test_nps_survey_after_payment_and_answers(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_nps_survey_after_payment_and_answers(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id, payment = await paid_lead(deps, fakes)
     before = len(bot_messages(deps.engine, conversation_id))
     await asyncio.to_thread(send_due, deps, NPS_KINDS)  # not yet: NPS_DELAY_DAYS after the payment
@@ -124,7 +124,7 @@ async def test_nps_survey_after_payment_and_answers(deps: PipelineDeps, fakes: F
     assert len(task) == 1 and task[0]["score"] == 4
 
 
-async def test_avito_answers_the_survey_with_a_number(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_avito_answers_the_survey_with_a_number(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id, payment = await paid_lead(deps, fakes, channel="avito")
     later = (payment.paid_at or now_utc()) + timedelta(days=deps.settings.NPS_DELAY_DAYS, minutes=1)
     with Session(deps.engine) as session:
@@ -155,7 +155,7 @@ def test_deals_jobs_only_enqueue_their_actors(settings) -> None:
         "deals.expire_links", "deals.send_reminders", "deals.send_nps"}
 
 
-async def test_a_proposal_is_mailed_to_client_and_manager_as_a_pdf(deps: PipelineDeps, fakes: Fakes,
+async def test_a_proposal_is_mailed_to_client_and_manager_as_a_pdf(deps: Runtime, fakes: Fakes,
                                                                    mailbox: tuple[Mailbox, int]) -> None:
     box, _ = mailbox
     lead_id, conversation_id = make_lead(deps.engine)

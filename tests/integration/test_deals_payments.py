@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 
 from db.models import Document, Event, Lead, Payment
 from db.models_deals import PaymentNotification, Reminder
-from pipelines.conversation import PipelineDeps
 from pipelines.integrate import payments
 from pipelines.integrate.dealkit import package_price
 from pipelines.integrate.payments import check_payment, expire_links, poll_payments
+from pipelines.runtime import Runtime
 from tests.support.deals import (  # noqa: F401 - fixtures
     Fakes,
     add_action,
@@ -36,14 +36,14 @@ YOOKASSA_NET = "185.71.76.10"
 
 
 @pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> PipelineDeps:
+def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> Runtime:
     updated = settings.model_copy(update={**fakes.settings_update(), "TRUSTED_PROXIES": ["127.0.0.1/32"],
                                           "VORONKA_PUBLIC_URL": "https://voronka.example"})
-    return PipelineDeps(settings=updated, engine=clean_db, redis=redis_client, extras={"redis_url": redis_url})
+    return Runtime(settings=updated, engine=clean_db, redis=redis_client, redis_url=redis_url)
 
 
 @pytest.fixture
-async def web(deps: PipelineDeps, services, broker) -> AsyncIterator[TestClient[Any, Any]]:
+async def web(deps: Runtime, services, broker) -> AsyncIterator[TestClient[Any, Any]]:
     from web.app import create_app
 
     app = create_app(deps.settings, database_url=services[0], redis_url=services[1], broker=broker)
@@ -51,7 +51,7 @@ async def web(deps: PipelineDeps, services, broker) -> AsyncIterator[TestClient[
         yield client
 
 
-def _payments(deps: PipelineDeps, lead_id: int) -> list[Payment]:
+def _payments(deps: Runtime, lead_id: int) -> list[Payment]:
     with Session(deps.engine) as session:
         return list(session.exec(select(Payment).where(Payment.lead_id == lead_id).order_by(col(Payment.id))).all())
 
@@ -60,12 +60,12 @@ def _path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-async def _pay(deps: PipelineDeps, lead_id: int, conversation_id: int, key: str = "pay-1") -> None:
+async def _pay(deps: Runtime, lead_id: int, conversation_id: int, key: str = "pay-1") -> None:
     add_action(deps.engine, lead_id, conversation_id, "payment", {"package": "optimum"}, key)
     await asyncio.to_thread(drain_actions, deps, lead_id)
 
 
-async def test_payment_link_invoice_and_confirmed_notification(deps: PipelineDeps, fakes: Fakes,
+async def test_payment_link_invoice_and_confirmed_notification(deps: Runtime, fakes: Fakes,
                                                                web: TestClient[Any, Any]) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     await _pay(deps, lead_id, conversation_id)
@@ -127,7 +127,7 @@ async def test_payment_link_invoice_and_confirmed_notification(deps: PipelineDep
     assert response.status == 200 and "оплачен" in await response.text()
 
 
-async def test_notifications_from_foreign_addresses_are_refused(deps: PipelineDeps, fakes: Fakes,
+async def test_notifications_from_foreign_addresses_are_refused(deps: Runtime, fakes: Fakes,
                                                                 web: TestClient[Any, Any]) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     await _pay(deps, lead_id, conversation_id)
@@ -142,7 +142,7 @@ async def test_notifications_from_foreign_addresses_are_refused(deps: PipelineDe
     assert _payments(deps, lead_id)[0].status == "pending"
 
 
-async def test_forwarded_for_is_not_believed_from_an_untrusted_peer(deps: PipelineDeps, fakes: Fakes, services,
+async def test_forwarded_for_is_not_believed_from_an_untrusted_peer(deps: Runtime, fakes: Fakes, services,
                                                                     broker) -> None:
     from web.app import create_app
 
@@ -155,7 +155,7 @@ async def test_forwarded_for_is_not_believed_from_an_untrusted_peer(deps: Pipeli
         assert response.status == 403
 
 
-async def test_a_notification_the_get_contradicts_is_ignored(deps: PipelineDeps, fakes: Fakes,
+async def test_a_notification_the_get_contradicts_is_ignored(deps: Runtime, fakes: Fakes,
                                                              web: TestClient[Any, Any]) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     await _pay(deps, lead_id, conversation_id)
@@ -176,7 +176,7 @@ async def test_a_notification_the_get_contradicts_is_ignored(deps: PipelineDeps,
     assert not [m for m in bot_messages(deps.engine, conversation_id) if "получена" in m.text]
 
 
-async def test_lost_notification_polling_finds_the_payment(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_lost_notification_polling_finds_the_payment(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     await _pay(deps, lead_id, conversation_id)
     [payment] = _payments(deps, lead_id)
@@ -189,7 +189,7 @@ async def test_lost_notification_polling_finds_the_payment(deps: PipelineDeps, f
     assert len([m for m in bot_messages(deps.engine, conversation_id) if "получена" in m.text]) == 1
 
 
-async def test_yookassa_500_then_success_makes_one_payment(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_yookassa_500_then_success_makes_one_payment(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     # the first answer is lost after YooKassa created the payment, then every retry of the job fails too
     fakes.yookassa.fail_next(500, times=deps.settings.MAX_RETRIES + 1, after_processing=True)
@@ -202,14 +202,14 @@ async def test_yookassa_500_then_success_makes_one_payment(deps: PipelineDeps, f
     assert len([m for m in bot_messages(deps.engine, conversation_id) if "/pay/" in m.text]) == 1
 
 
-async def _expire(deps: PipelineDeps, lead_id: int) -> None:
+async def _expire(deps: Runtime, lead_id: int) -> None:
     with deps.engine.begin() as conn:
         conn.execute(text("UPDATE payments SET expires_at = now() - interval '1 minute' "
                           "WHERE lead_id = :lead AND status = 'pending'"), {"lead": lead_id})
     await asyncio.to_thread(expire_links, deps)
 
 
-async def test_expired_link_is_reissued_and_a_fourth_is_refused(deps: PipelineDeps, fakes: Fakes,
+async def test_expired_link_is_reissued_and_a_fourth_is_refused(deps: Runtime, fakes: Fakes,
                                                                 web: TestClient[Any, Any]) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     await _pay(deps, lead_id, conversation_id)
@@ -253,7 +253,7 @@ async def test_expired_link_is_reissued_and_a_fourth_is_refused(deps: PipelineDe
     assert response.status == 410 and "менеджер" in await response.text()
 
 
-async def test_without_yookassa_the_invoice_has_requisites_only(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_without_yookassa_the_invoice_has_requisites_only(deps: Runtime, fakes: Fakes) -> None:
     deps.settings = deps.settings.model_copy(update={"YOOKASSA_SHOP_ID": "", "YOOKASSA_SECRET_KEY": ""})
     lead_id, conversation_id = make_lead(deps.engine)
     add_action(deps.engine, lead_id, conversation_id, "document", {"kind": "invoice", "package": "optimum"}, "inv")
@@ -265,7 +265,7 @@ async def test_without_yookassa_the_invoice_has_requisites_only(deps: PipelineDe
     assert [n["service"] for n in notices if n["event"] == "not_configured"] == ["yookassa"]
 
 
-async def test_invoice_document_action_carries_the_payment_link(deps: PipelineDeps, fakes: Fakes) -> None:
+async def test_invoice_document_action_carries_the_payment_link(deps: Runtime, fakes: Fakes) -> None:
     lead_id, conversation_id = make_lead(deps.engine)
     add_action(deps.engine, lead_id, conversation_id, "document", {"kind": "invoice", "package": "optimum"}, "inv")
     await asyncio.to_thread(drain_actions, deps, lead_id)

@@ -19,17 +19,17 @@ from db.models import Client, Event, Lead
 from db.rate_table import DEFAULT_RATES
 from integrations.llm.pricing import cost_usd
 from integrations.llm.router import LLMRouter
-from pipelines.conversation import PipelineDeps
 from pipelines.dialog.engine import decide, expecting_slot
 from pipelines.dialog.pricing import rub, start_price
 from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, DialogInput, Knowledge
 from pipelines.llm_reply import ReplyInput, llm_answer, plain_answer, refine_decision
-from pipelines.llm_sync import run_llm
 from pipelines.llm_usage import UsageTag, make_usage_sink
+from pipelines.runtime import Runtime
 from pipelines.understand.offline import understand_offline
 from tests.fakes.anthropic_fake import AnthropicFake
 from tests.fakes.openai_fake import OpenAIFake
+from voronka.asyncbridge import AsyncBridge
 from voronka.vocabulary import Product
 
 OPENAI_KEY = "sk-openai-test"
@@ -61,9 +61,9 @@ async def anthropic_fake() -> AsyncIterator[AnthropicFake]:
 @pytest.fixture
 async def make_deps(settings: Any, openai_fake: OpenAIFake,
                     anthropic_fake: AnthropicFake) -> AsyncIterator[Any]:
-    made: list[PipelineDeps] = []
+    made: list[Runtime] = []
 
-    def make(*, engine: Any = None, anthropic: bool = True, **overrides: Any) -> PipelineDeps:
+    def make(*, engine: Any = None, anthropic: bool = True, **overrides: Any) -> Runtime:
         values: dict[str, Any] = {
             "LLM_PROVIDER": "openai", "OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai_fake.base_url,
             "ANTHROPIC_API_KEY": ANTHROPIC_KEY if anthropic else "", "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
@@ -71,14 +71,15 @@ async def make_deps(settings: Any, openai_fake: OpenAIFake,
         }
         configured = settings.model_copy(update=values)
         router = LLMRouter.from_settings(configured, usage_sink=make_usage_sink(engine))
-        deps = PipelineDeps(settings=configured, engine=engine, llm=router)
+        deps = Runtime(settings=configured, engine=engine, llm=router, bridge=AsyncBridge(name="test-llm"))
         made.append(deps)
         return deps
 
     yield make
     for deps in made:
-        await asyncio.to_thread(run_llm, deps, deps.llm.aclose(), timeout=5)
-        deps.extras["llm_loop"].close()
+        assert deps.llm is not None
+        await asyncio.to_thread(deps.bridge.run, deps.llm.aclose(), timeout=5)
+        deps.bridge.close()
 
 
 def dialog_turn(text: str = QUESTION, *, channel: str = "site", knowledge: list[Knowledge] | None = None,
@@ -97,7 +98,7 @@ def dialog_turn(text: str = QUESTION, *, channel: str = "site", knowledge: list[
                                 history=[], rates=DEFAULT_RATES)
 
 
-async def answer(deps: PipelineDeps, decision: Decision, inp: ReplyInput,
+async def answer(deps: Runtime, decision: Decision, inp: ReplyInput,
                  usage: UsageTag | None = None) -> tuple[Decision, Any]:
     return await asyncio.to_thread(llm_answer, deps, decision, inp, usage)
 
@@ -271,8 +272,8 @@ async def test_a_call_outside_a_turn_is_recorded_in_its_own_transaction(make_dep
     lead_id = _lead(db)
     deps = make_deps(engine=clean_db, LLM_PROVIDER="anthropic")
     anthropic_fake.answer_next("Готово.", input_tokens=50, output_tokens=5)
-    await asyncio.to_thread(run_llm, deps, deps.llm.complete("Ты помощник.", [{"role": "user", "content": "Привет"}],
-                                                             lead_id=lead_id), timeout=10)
+    await asyncio.to_thread(deps.bridge.run, deps.llm.complete("Ты помощник.", [{"role": "user", "content": "Привет"}],
+                                                               lead_id=lead_id), timeout=10)
     db.expire_all()
     events = db.exec(select(Event).where(Event.kind == "llm_usage")).all()
     assert [(e.lead_id, e.data["provider"], e.data["input_tokens"], e.data["purpose"]) for e in events] == [

@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from db.models import Brief, Client, Conversation, Lead, Message, Outbox
-from pipelines.conversation import PipelineDeps
 from pipelines.integrate.dispatch import run_action
+from pipelines.runtime import Runtime
 from tests.fakes.amocrm_fake import AmoCRMFake
 from tests.fakes.gcal_fake import GoogleCalendarFake
 from tests.fakes.yookassa_fake import YooKassaFake
@@ -69,7 +69,7 @@ def add_action(engine: Engine, lead_id: int, conversation_id: int | None, action
         return row.id
 
 
-def drain_actions(deps: PipelineDeps, lead_id: int | None = None, *, rounds: int = 20) -> list[str]:
+def drain_actions(deps: Runtime, lead_id: int | None = None, *, rounds: int = 20) -> list[str]:
     """What the worker does: run every pending action row (and those they add) until none is left.
 
     Returns the action names run. A failing action is retried like the queue would (up to MAX_RETRIES)."""
