@@ -5,13 +5,12 @@ from __future__ import annotations
 from aiogram import Dispatcher
 
 from bot.inbox import UpdateInbox
+from bot.routers import booking, brief, commands, manager, messages, packages, payment
 from voronka.settings import Settings
 
 
 def setup_routers(dp: Dispatcher, settings: Settings) -> None:
     """The managers' chat first (its updates never reach the client routers), then one router per feature."""
-    from bot.routers import booking, brief, commands, manager, messages, packages, payment
-
     if settings.MANAGER_TELEGRAM_CHAT_ID:
         dp.include_router(manager.managers_router(settings.MANAGER_TELEGRAM_CHAT_ID))
     dp.include_routers(commands.router(), brief.router(), packages.router(), booking.router(), payment.router(),

@@ -2,28 +2,20 @@
 
 A client's update becomes an ``Inbound`` (external id ``u<update_id>``: Telegram redelivers until we answer 2xx)
 persisted through ``pipelines.channels.receive.accept_inbound`` — committed before the handler returns — and then
-queued for the channel actor. An update from the managers' chat is stored as a ``manager_updates`` row (unique
-``update_id``) and queued for the managers' actor.
+queued for the channel actor. An update from the managers' chat goes to ``accept_manager_update``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import dramatiq
 from aiogram import types
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.models import utcnow
-from db.models_channels import ManagerUpdate
-from pipelines.channels.receive import accept_inbound
+from pipelines.channels.receive import accept_inbound, accept_manager_update
+from pipelines.enqueuer import Enqueuer
 from pipelines.inbox import Inbound
 from voronka.settings import Settings
-from workers.enqueue import enqueue
-
-MANAGER_ACTOR = "channels.manager_update"
-manager_updates_t = ManagerUpdate.__table__  # type: ignore[attr-defined]
 
 
 def _button_label(message: Any, data: str) -> str | None:
@@ -67,31 +59,21 @@ def callback_inbound(update_id: int, query: types.CallbackQuery) -> Inbound:
 
 
 class UpdateInbox:
-    def __init__(self, settings: Settings, engine: AsyncEngine, broker: dramatiq.Broker,
-                 enqueuer: Any = None) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, enqueuer: Enqueuer) -> None:
         self.settings = settings
         self.engine = engine
-        self.broker = broker
-        self.enqueuer = enqueuer  # workers.enqueue.AsyncEnqueuer in the web process: queues without blocking
+        self.enqueuer = enqueuer
 
     async def client_message(self, update: types.Update, message: types.Message, kind: str) -> None:
-        await accept_inbound(self.engine, self.broker, message_inbound(update.update_id, message, kind),
-                             max_length=self.settings.MAX_MESSAGE_LENGTH, enqueuer=self.enqueuer)
+        await accept_inbound(self.engine, self.enqueuer, message_inbound(update.update_id, message, kind),
+                             max_length=self.settings.MAX_MESSAGE_LENGTH)
 
     async def client_callback(self, update: types.Update, query: types.CallbackQuery) -> None:
-        await accept_inbound(self.engine, self.broker, callback_inbound(update.update_id, query),
-                             max_length=self.settings.MAX_MESSAGE_LENGTH, enqueuer=self.enqueuer)
+        await accept_inbound(self.engine, self.enqueuer, callback_inbound(update.update_id, query),
+                             max_length=self.settings.MAX_MESSAGE_LENGTH)
 
     async def manager_update(self, update: types.Update) -> None:
         """Store an update from the managers' chat (once per update_id), then queue it."""
-        payload = update.model_dump(mode="json", exclude_none=True, by_alias=True)
-        chat_id = self.settings.MANAGER_TELEGRAM_CHAT_ID
-        async with self.engine.begin() as conn:
-            row_id = await conn.scalar(
-                insert(manager_updates_t).values(update_id=str(update.update_id), chat_id=chat_id, payload=payload,
-                                                 created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["update_id"]).returning(manager_updates_t.c.id))
-        if row_id is not None and self.enqueuer is not None:
-            await self.enqueuer.enqueue(MANAGER_ACTOR, int(row_id), queue="inbound")
-        elif row_id is not None:
-            enqueue(self.broker, MANAGER_ACTOR, int(row_id), queue="inbound")
+        await accept_manager_update(self.engine, self.enqueuer, update_id=update.update_id,
+                                    chat_id=self.settings.MANAGER_TELEGRAM_CHAT_ID,
+                                    payload=update.model_dump(mode="json", exclude_none=True, by_alias=True))

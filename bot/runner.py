@@ -21,6 +21,8 @@ from db.engine import make_async_engine
 from integrations.telegram import TelegramSender, make_bot
 from voronka.errors import UpstreamError, ValidationError
 from voronka.settings import Settings
+from workers.broker import setup_broker
+from workers.enqueue import DramatiqEnqueuer
 
 WEBHOOK_PATH = "/api/v1/webhooks/telegram"
 
@@ -64,12 +66,10 @@ async def run_bot_process(settings: Settings, *, database_url: str, redis_url: s
             logger.info("bot started (webhook mode: updates arrive at the web process)")
             await _wait_for_signal()
             return 0
-        from workers.broker import setup_broker
-
         broker = setup_broker(settings, database_url=database_url, redis_url=redis_url)
         engine = make_async_engine(database_url, pool_size=5)
         try:
-            dp = build_dispatcher(settings, UpdateInbox(settings, engine, broker))
+            dp = build_dispatcher(settings, UpdateInbox(settings, engine, DramatiqEnqueuer(broker)))
             try:
                 await TelegramSender(bot).delete_webhook()
             except UpstreamError as exc:

@@ -128,22 +128,14 @@ def request_ip(request: web.Request) -> str:
     return client_ip(request.remote, request.headers.get("X-Forwarded-For"), settings.TRUSTED_PROXIES)
 
 
-_EXTRAS_KEY = "rate_limiter"
-
-
-def _limiter(app: web.Application) -> SlidingWindowLimiter:
-    limiter = app[keys.EXTRAS].get(_EXTRAS_KEY)
-    if not isinstance(limiter, SlidingWindowLimiter):
-        limiter = SlidingWindowLimiter(app[keys.REDIS], limit=app[keys.SETTINGS].RATE_LIMIT_PER_MINUTE)
-        app[keys.EXTRAS][_EXTRAS_KEY] = limiter
-    return limiter
+RATE_LIMITER = web.AppKey("rate_limiter", SlidingWindowLimiter)  # set by web.app once Redis is open
 
 
 @web.middleware
 async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not is_limited_path(request.method, request.path):
         return await handler(request)
-    limiter = _limiter(request.app)
+    limiter = request.app[RATE_LIMITER]
     try:
         decision = await limiter.hit(request_ip(request))
     except RedisError as exc:  # the limiter must not take the site down with Redis: let the request through

@@ -1,10 +1,18 @@
-"""Enqueue by actor name without importing the actors (the web receiver and the scheduler use this)."""
+"""Enqueue by actor name without importing the actors (the web receiver, the bot and the scheduler use this).
+
+``DramatiqEnqueuer`` is the ``pipelines.enqueuer.Enqueuer`` the entry points pass to pipelines. It only uses
+Dramatiq's public API (``Broker.enqueue(Message(...))``); from asyncio the same call runs in a worker thread
+(``asyncio.to_thread``), so an aiohttp/aiogram handler never blocks its event loop on Redis.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import dramatiq
+
+from pipelines.enqueuer import JobArg
 
 # Every inbound message (any channel) goes to the channel-aware actor: channel steps, the pipeline, ordered delivery.
 INBOUND_ACTOR = "channels.inbound"
@@ -12,10 +20,12 @@ INBOUND_ACTOR = "channels.inbound"
 QUEUES = {
     "inbound.handle": "inbound",
     "channels.inbound": "inbound",
+    "channels.manager_update": "inbound",
     "outbox.deliver": "delivery",
     "maintenance.sweep": "maintenance",
     "integrate.action": "integrate",
     "document.render": "documents",
+    "deals.payment_check": "deals",
 }
 
 
@@ -26,35 +36,16 @@ def enqueue(broker: dramatiq.Broker, actor_name: str, *args: Any, queue: str | N
     return broker.enqueue(message)
 
 
-class AsyncEnqueuer:
-    """Enqueue onto a Dramatiq ``RedisBroker`` from asyncio without blocking the event loop.
+class DramatiqEnqueuer:
+    """``pipelines.enqueuer.Enqueuer`` over a Dramatiq broker."""
 
-    It runs the broker's own ``dispatch`` Lua script with the same arguments ``RedisBroker.enqueue`` uses, through an
-    async Redis client, and emits the broker's enqueue hooks, so workers see exactly what ``actor.send`` would produce.
-    """
-
-    def __init__(self, broker: Any, redis: Any) -> None:
-        from dramatiq.brokers.redis import RedisBroker
-
-        if not isinstance(broker, RedisBroker):
-            raise TypeError("AsyncEnqueuer needs a RedisBroker")
+    def __init__(self, broker: dramatiq.Broker) -> None:
         self.broker = broker
-        self.script = redis.register_script(broker.scripts["dispatch"].script)
 
-    async def enqueue(self, actor_name: str, *args: Any, queue: str | None = None,
-                      **options: Any) -> dramatiq.Message[Any]:
-        from uuid import uuid4
+    def enqueue(self, actor_name: str, *args: JobArg, queue: str | None = None, lead_id: int | None = None) -> None:
+        options = {"lead_id": lead_id} if lead_id is not None else {}
+        enqueue(self.broker, actor_name, *args, queue=queue, **options)
 
-        from dramatiq.common import current_millis
-
-        broker = self.broker
-        message: dramatiq.Message[Any] = dramatiq.Message(
-            queue_name=queue or QUEUES[actor_name], actor_name=actor_name, args=args, kwargs={}, options=options)
-        message = message.copy(options={"redis_message_id": str(uuid4())})
-        broker.emit_before("enqueue", message, None)
-        await self.script(keys=[broker.namespace], args=[
-            "enqueue", current_millis(), message.queue_name, broker.broker_id, broker.heartbeat_timeout,
-            broker.dead_message_ttl, broker._should_do_maintenance("enqueue"), broker._max_unpack_size(),
-            message.options["redis_message_id"], message.encode()])
-        broker.emit_after("enqueue", message, None)
-        return message
+    async def enqueue_async(self, actor_name: str, *args: JobArg, queue: str | None = None,
+                            lead_id: int | None = None) -> None:
+        await asyncio.to_thread(self.enqueue, actor_name, *args, queue=queue, lead_id=lead_id)

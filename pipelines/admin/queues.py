@@ -20,6 +20,7 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,13 +144,6 @@ async def _acks_keys(redis: Any, namespace: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def known_queues() -> tuple[str, ...]:
-    """The queues our actors use, shown even while empty."""
-    from workers.enqueue import QUEUES
-
-    return tuple(sorted({*KNOWN_QUEUES, *QUEUES.values()}))
-
-
 def _queue_of_key(name: str) -> str | None:
     """The queue a broker key (without the namespace) belongs to; None for our other keys (``ratelimit:…``)."""
     if name.startswith("__") or ":" in name:
@@ -161,10 +155,11 @@ def _queue_of_key(name: str) -> str | None:
     return name if QUEUE_NAME.match(name) and not name.endswith((".DQ", ".XQ")) else None
 
 
-async def queue_names(redis: Any, namespace: str, *, known: tuple[str, ...] | None = None) -> list[str]:
-    """The known queues plus every queue that has broker keys in Redis (delay/dead-letter keys map to their queue).
-    Other keys in the namespace (rate limits, locks, memory: ``ns:<word>:…``) are not queues."""
-    names = set(known_queues() if known is None else known)
+async def queue_names(redis: Any, namespace: str, *, known: Iterable[str] = KNOWN_QUEUES) -> list[str]:
+    """The known queues (shown even while empty: the entry point passes the ones its actors use) plus every queue
+    that has broker keys in Redis (delay/dead-letter keys map to their queue). Other keys in the namespace (rate
+    limits, locks, memory: ``ns:<word>:…``) are not queues."""
+    names = {*KNOWN_QUEUES, *known}
     prefix = f"{namespace}:"
     async for raw in redis.scan_iter(match=f"{prefix}*", count=500):
         queue = _queue_of_key(_text(raw)[len(prefix):])
@@ -176,10 +171,10 @@ async def queue_names(redis: Any, namespace: str, *, known: tuple[str, ...] | No
     return sorted(names)
 
 
-async def counts(redis: Any, namespace: str) -> list[dict[str, Any]]:
+async def counts(redis: Any, namespace: str, *, known: Iterable[str] = KNOWN_QUEUES) -> list[dict[str, Any]]:
     """Per queue: ready (in the list), delayed (in the delay queue, held by a worker or not), in progress (fetched,
     not acked), dead (dead-lettered)."""
-    names = await queue_names(redis, namespace)
+    names = await queue_names(redis, namespace, known=known)
     acks = await _acks_keys(redis, namespace)
     async with redis.pipeline(transaction=True) as pipe:
         for name in names:

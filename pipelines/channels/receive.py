@@ -1,5 +1,8 @@
 """Receiving a channel message (Avito webhook, Telegram update): persist it, then queue it — nothing else.
 
+An update from the Telegram managers' chat is stored as a ``manager_updates`` row (unique ``update_id``) and queued
+for the managers' actor (``accept_manager_update``).
+
 ``accept_inbound`` stores the event through the inbox in one transaction and only after the commit enqueues the
 channel actor. A message longer than MAX_MESSAGE_LENGTH is stored truncated (flagged, with its original length) and
 answered right away in the same transaction with a polite request to shorten it — it never reaches the dialog as a
@@ -9,22 +12,23 @@ cut-off text and is never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import dramatiq
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.models import Message, Outbox, utcnow
+from db.models_channels import ManagerUpdate
+from pipelines.enqueuer import Enqueuer
 from pipelines.inbox import Inbound, Recorded, record_inbound
-from workers.enqueue import enqueue
 
 CHANNEL_ACTOR = "channels.inbound"
 CHANNEL_QUEUE = "inbound"
+MANAGER_ACTOR = "channels.manager_update"
 
 messages_t = Message.__table__  # type: ignore[attr-defined]
 outbox_t = Outbox.__table__  # type: ignore[attr-defined]
+manager_updates_t = ManagerUpdate.__table__  # type: ignore[attr-defined]
 
 
 def oversize_text(limit: int) -> str:
@@ -64,11 +68,9 @@ async def _answer_oversize(conn: AsyncConnection, recorded: Recorded, channel: s
     return int(outbox_id) if outbox_id is not None else None
 
 
-async def accept_inbound(engine: AsyncEngine, broker: dramatiq.Broker, inbound: Inbound, *, max_length: int,
-                         enqueuer: Any = None) -> Accepted:
-    """Persist (and commit) one inbound event, then queue its processing. Duplicates are not queued again.
-
-    ``enqueuer`` (``workers.enqueue.AsyncEnqueuer``, the web app's) queues without blocking the event loop."""
+async def accept_inbound(engine: AsyncEngine, enqueuer: Enqueuer, inbound: Inbound, *, max_length: int) -> Accepted:
+    """Persist (and commit) one inbound event, then queue its processing (without blocking the event loop).
+    Duplicates are not queued again."""
     cut = truncate(inbound, max_length)
     oversize_id: int | None = None
     async with engine.begin() as conn:
@@ -76,8 +78,20 @@ async def accept_inbound(engine: AsyncEngine, broker: dramatiq.Broker, inbound: 
         if cut and not recorded.duplicate:
             oversize_id = await _answer_oversize(conn, recorded, inbound.channel, max_length)
     if not recorded.duplicate:  # the actor also delivers the oversize answer (a pending row of the conversation)
-        if enqueuer is not None:
-            await enqueuer.enqueue(CHANNEL_ACTOR, recorded.message_id, queue=CHANNEL_QUEUE, lead_id=recorded.lead_id)
-        else:
-            enqueue(broker, CHANNEL_ACTOR, recorded.message_id, queue=CHANNEL_QUEUE, lead_id=recorded.lead_id)
+        await enqueuer.enqueue_async(CHANNEL_ACTOR, recorded.message_id, queue=CHANNEL_QUEUE, lead_id=recorded.lead_id)
     return Accepted(recorded, oversize_id)
+
+
+async def accept_manager_update(engine: AsyncEngine, enqueuer: Enqueuer, *, update_id: int, chat_id: str,
+                                payload: dict[str, object]) -> int | None:
+    """Store an update from the managers' chat (once per update_id), then queue it. The new row's id, or None for a
+    redelivery."""
+    async with engine.begin() as conn:
+        row_id = await conn.scalar(
+            insert(manager_updates_t).values(update_id=str(update_id), chat_id=chat_id, payload=payload,
+                                             created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["update_id"]).returning(manager_updates_t.c.id))
+    if row_id is None:
+        return None
+    await enqueuer.enqueue_async(MANAGER_ACTOR, int(row_id), queue=CHANNEL_QUEUE)
+    return int(row_id)

@@ -57,7 +57,7 @@ async def fuzz_client(settings, services, broker, clean_db, redis_client,  # typ
 
     app = create_app(settings.model_copy(update={"RATE_LIMIT_PER_MINUTE": 1_000_000}), database_url=services[0],
                      redis_url=services[1], broker=broker)
-    app[keys.EXTRAS]["kb_dir"] = tmp_path / "kb"  # never the repository's knowledge base
+    app[keys.KNOWLEDGE_BASE].path = tmp_path / "kb"  # never the repository's knowledge base
     (tmp_path / "kb").mkdir()
     make_user(clean_db)
     async with TestClient(TestServer(app)) as client:

@@ -206,7 +206,7 @@ async def test_knowledge_base_upload_history_delete(client, clean_db, tmp_path: 
     kb_dir = tmp_path / "kb"
     kb_dir.mkdir()
     (kb_dir / "faq.md").write_text("# Частые вопросы\n\nМы работаем с 10 до 19.\n", encoding="utf-8")
-    client.app[keys.EXTRAS]["kb_dir"] = kb_dir
+    client.app[keys.KNOWLEDGE_BASE].path = kb_dir
     headers = await auth(client, clean_db)
 
     response = await client.post("/api/v1/admin/kb/reingest", headers=headers)

@@ -10,43 +10,27 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from aiohttp import web
-from sqlalchemy import Engine
 from sqlmodel import Session
 
-from db.engine import make_engine
 from db.models_ops import AdminAudit
 from voronka.errors import Forbidden, Unauthorized
 from web import keys
 from web.admin.auth import Claims, decode_token
+from web.jsonutil import json_response
 
 COOKIE_NAME = "voronka_admin"
 CSRF_HEADER = "X-CSRF-Token"
-CLAIMS_KEY = "admin_claims"
-_ENGINE_KEY = "admin_sync_engine"
+CLAIMS_KEY = web.RequestKey("admin_claims", Claims)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def sync_engine(app: web.Application) -> Engine:
-    engine = app[keys.EXTRAS].get(_ENGINE_KEY)
-    if engine is None:
-        engine = make_engine(app[keys.URLS]["database"], pool_size=4)
-        app[keys.EXTRAS][_ENGINE_KEY] = engine
-    return engine
-
-
-async def dispose_sync_engine(app: web.Application) -> None:
-    engine = app[keys.EXTRAS].pop(_ENGINE_KEY, None)
-    if engine is not None:
-        engine.dispose()
-
-
 async def in_session(request: web.Request, fn: Callable[..., T], *args: Any, commit: bool = False,
                      **kwargs: Any) -> T:
     """Run ``fn(session, *args, **kwargs)`` in a worker thread with a fresh session (committed if asked)."""
-    engine = sync_engine(request.app)
+    engine = request.app[keys.SYNC_DB]
 
     def work() -> T:
         with Session(engine, expire_on_commit=False) as session:
@@ -100,8 +84,6 @@ def api_auth(handler: Handler) -> Handler:
         try:
             await authenticate_request(request)
         except Unauthorized as exc:
-            from web.jsonutil import json_response
-
             return json_response(exc.as_dict(), status=401, headers={"WWW-Authenticate": 'Bearer realm="admin"'})
         return await handler(request)
 

@@ -7,15 +7,12 @@ from aiohttp import web
 
 from db import crypto
 from web import keys
-from web.admin.deps import dispose_sync_engine
+from web.routes import admin_api, admin_queues, admin_ui, metrics
 
 
 def setup(app: web.Application) -> None:
-    from web.routes import admin_api, admin_queues, admin_ui, metrics
-
     crypto.configure(app[keys.SETTINGS])
     metrics.setup(app)
     admin_api.setup(app)
     admin_ui.setup(app)
     admin_queues.setup(app)
-    app.on_cleanup.append(dispose_sync_engine)

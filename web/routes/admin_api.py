@@ -19,25 +19,29 @@ from aiohttp import BodyPartReader, web
 from sqlmodel import Session
 
 from db.models import Document
+from db.models_ops import AdminAudit
 from db.repo_pricing import load_rate_table, price_history, update_coefficient, update_rate
 from pipelines import analytics
 from pipelines.admin import kb as kb_admin
 from pipelines.admin import leads as leads_admin
 from pipelines.admin.paging import PageRequest, choice_param, int_param
 from pipelines.admin.system import integrations, log_tail
-from voronka.errors import NotFound, PayloadTooLarge, ValidationError
+from pipelines.document.context import KINDS, build_context
+from pipelines.document.render import render_html
+from pipelines.document.storage import absolute_path, format_number
+from pipelines.knowledge.embedders import make_embedder
+from pipelines.price.engine import calculate, validate_brief
+from voronka.errors import NotFound, PayloadTooLarge, Unauthorized, ValidationError
 from voronka.vocabulary import CHANNELS, PACKAGES, PRODUCTS, RECOMMENDED_PACKAGE, STAGES, Product
 from web import keys
 from web.admin import deps
-from web.admin.auth import LoginGuard, authenticate, issue_token
+from web.admin.auth import authenticate, issue_token
 from web.admin.deps import api_auth, audit, claims_of, in_session
 from web.jsonutil import json_response
 from web.ratelimit import request_ip
 
 PREFIX = "/api/v1/admin"
 MAX_JSON_BYTES = 64 * 1024
-_GUARD_KEY = "admin_login_guard"
-_KB_DIR_KEY = "kb_dir"  # app[keys.EXTRAS] override of the knowledge-base folder (tests)
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
@@ -69,21 +73,9 @@ def _id(request: web.Request, name: str = "id") -> int:
     return int(raw)
 
 
-def login_guard(app: web.Application) -> LoginGuard:
-    guard = app[keys.EXTRAS].get(_GUARD_KEY)
-    if guard is None:
-        settings = app[keys.SETTINGS]
-        guard = LoginGuard(app[keys.REDIS], max_failures=settings.ADMIN_LOGIN_MAX_FAILURES,
-                           window_seconds=settings.ADMIN_LOGIN_WINDOW_MINUTES * 60)
-        app[keys.EXTRAS][_GUARD_KEY] = guard
-    return guard
-
-
 async def login(request: web.Request, username: str, password: str) -> tuple[str, int]:
     """Check the brute-force guard, then the password. Returns (token, expires_in) or raises 401/429."""
-    from voronka.errors import Unauthorized
-
-    guard = login_guard(request.app)
+    guard = request.app[keys.LOGIN_GUARD]
     ip = request_ip(request)
     await guard.check(username, ip)
 
@@ -102,9 +94,7 @@ async def login(request: web.Request, username: str, password: str) -> tuple[str
     return issued
 
 
-def _audit_row(username: str, action: str, target: str) -> Any:
-    from db.models_ops import AdminAudit
-
+def _audit_row(username: str, action: str, target: str) -> AdminAudit:
     return AdminAudit(username=username, action=action, target=target)
 
 
@@ -187,9 +177,7 @@ async def do_write(request: web.Request, lead_id: int, text: str, *, conversatio
 
     result = await in_session(request, work, commit=True)
     if result.outbox_id is not None:
-        from workers.enqueue import enqueue
-
-        enqueue(request.app[keys.BROKER], "outbox.deliver", result.outbox_id, lead_id=lead_id)
+        await request.app[keys.ENQUEUER].enqueue_async("outbox.deliver", result.outbox_id, lead_id=lead_id)
     return result
 
 
@@ -296,25 +284,13 @@ async def get_analytics(request: web.Request) -> web.Response:
 
 # --- knowledge base ----------------------------------------------------------------------------------------------
 def kb_dir(app: web.Application) -> Path:
-    override = app[keys.EXTRAS].get(_KB_DIR_KEY)
-    if override is not None:
-        return Path(override)
-    from pipelines.knowledge.cli import KNOWLEDGE_BASE_DIR
-
-    return KNOWLEDGE_BASE_DIR
-
-
-def _embedder(app: web.Application) -> Any:
-    from pipelines.knowledge.embedders import make_embedder
-
-    return make_embedder(app[keys.SETTINGS])
+    return app[keys.KNOWLEDGE_BASE].path
 
 
 async def kb_call(request: web.Request, fn: Any, *args: Any) -> Any:
     """A knowledge-base change with the configured embedder, serialised per process (ingest also locks in SQL)."""
-    lock = request.app[keys.EXTRAS].setdefault("kb_lock", asyncio.Lock())
-    async with lock:
-        embedder = _embedder(request.app)
+    async with request.app[keys.KNOWLEDGE_BASE].lock:
+        embedder = make_embedder(request.app[keys.SETTINGS])
         try:
             return await in_session(request, fn, *args, embedder=embedder)
         finally:
@@ -457,7 +433,7 @@ async def change_price(request: web.Request, entity: str, a: str, b: str, value:
         audit(session, claims, f"price_{entity}", f"{a}/{b}", value=value)
 
     await in_session(request, work, commit=True)
-    request.app[keys.EXTRAS].pop("rates", None)  # the quote API's per-process cache
+    request.app[keys.RATES].clear()  # the quote API's per-process cache
 
 
 @api_auth
@@ -483,11 +459,6 @@ SAMPLE_BRIEF: dict[str, Any] = {"product": "ai_lawyer", "users": 25, "integratio
 
 
 def template_preview(session: Session, kind: str, product: str, package: str, settings: Any) -> str:
-    from pipelines.document.context import KINDS, build_context
-    from pipelines.document.render import render_html
-    from pipelines.document.storage import format_number
-    from pipelines.price.engine import calculate, validate_brief
-
     if kind not in KINDS:
         raise NotFound("Нет такого шаблона")
     if package not in PACKAGES:
@@ -529,8 +500,6 @@ async def get_template_preview(request: web.Request) -> web.Response:
 
 # --- documents ---------------------------------------------------------------------------------------------------
 async def document_file(request: web.Request, document_id: int) -> web.StreamResponse:
-    from pipelines.document.storage import absolute_path
-
     def load(session: Session) -> Document | None:
         return session.get(Document, document_id)
 

@@ -16,8 +16,9 @@ from pipelines.admin.paging import PageRequest
 from voronka.errors import NotFound, VoronkaError
 from web import keys
 from web.admin.deps import admin_only, audit, claims_of, in_session
+from web.admin.pages import format_dt, redirect_back, render, ui_auth
 from web.jsonutil import json_response
-from web.routes.admin_ui import _back, _dt, render, ui_auth
+from workers.enqueue import QUEUES
 
 DEFAULT_NAMESPACE = "voronka"
 EMPTY = {"ready": "В очереди пусто.", "delayed": "Отложенных задач нет.",
@@ -29,7 +30,7 @@ def ts(seconds: Any) -> str:
     """Epoch seconds → Moscow time with seconds."""
     if not isinstance(seconds, (int, float)):
         return "—"
-    return _dt(datetime.fromtimestamp(seconds, UTC), "%d.%m.%Y %H:%M:%S")
+    return format_dt(datetime.fromtimestamp(seconds, UTC), "%d.%m.%Y %H:%M:%S")
 
 
 def pretty(value: Any) -> str:
@@ -63,7 +64,7 @@ def message_url(queue: str, redis_id: str) -> str:
 
 
 async def queue_counts(request: web.Request) -> list[dict[str, Any]]:
-    return await queues_admin.counts(request.app[keys.REDIS], namespace(request.app))
+    return await queues_admin.counts(request.app[keys.REDIS], namespace(request.app), known=QUEUES.values())
 
 
 @ui_auth
@@ -112,7 +113,7 @@ async def _change(request: web.Request, action: str) -> web.StreamResponse:
     except NotFound as exc:  # processed, moved or deleted meanwhile: back to the queue
         raise web.HTTPFound(queue_url(queue, error=exc.message)) from None
     except VoronkaError as exc:  # a worker holds it: the message page says why
-        raise _back(message_url(queue, redis_id), error=exc.message) from None
+        raise redirect_back(message_url(queue, redis_id), error=exc.message) from None
 
     def record(session: Any) -> None:
         audit(session, claims, f"queue_{action}", f"{queue}:{redis_id}", state=done["from"])

@@ -9,12 +9,9 @@ The login puts the JWT in an HttpOnly, SameSite=Strict cookie; every form carrie
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
-import jinja2
 from aiohttp import web
 from sqlmodel import Session
 
@@ -22,141 +19,13 @@ from pipelines.admin import kb as kb_admin
 from pipelines.admin import leads as leads_admin
 from pipelines.admin.paging import PageRequest
 from pipelines.admin.system import integrations
-from voronka import paths
-from voronka.errors import Forbidden, RateLimited, Unauthorized, VoronkaError
-from voronka.vocabulary import (
-    CHANNELS,
-    PACKAGE_TITLES,
-    PACKAGES,
-    PRODUCTS,
-    RECOMMENDED_PACKAGE,
-    STAGE_LABELS,
-    STAGES,
-    Product,
-)
+from voronka.errors import RateLimited, Unauthorized, VoronkaError
+from voronka.vocabulary import PACKAGES, PRODUCTS, RECOMMENDED_PACKAGE, Product
 from web import keys
-from web.admin.auth import Claims
-from web.admin.deps import COOKIE_NAME, authenticate_request, claims_of, in_session
+from web.admin.deps import COOKIE_NAME, claims_of, in_session
+from web.admin.pages import JINJA, environment, redirect_back, render, ui_auth
 from web.routes import admin_api
-
-TEMPLATES_DIR = paths.TEMPLATES_DIR / "admin"
-_ENV = web.AppKey("admin_jinja", jinja2.Environment)
-MSK = ZoneInfo("Europe/Moscow")
-
-NAV = (("leads", "/admin/leads", "Лиды"), ("analytics", "/admin/analytics", "Аналитика"),
-       ("money", "/admin/payments", "Оплаты и встречи"), ("kb", "/admin/kb", "База знаний"),
-       ("prices", "/admin/prices", "Цены"), ("templates", "/admin/templates", "Шаблоны"),
-       ("ops", "/admin/ops", "Система"))
-FLASH = {"taken": "Вы взяли разговор: бот молчит, пока вы его не вернёте.",
-         "returned": "Разговор возвращён боту.", "sent": "Сообщение отправлено клиенту.",
-         "duplicate": "Это сообщение уже было отправлено.", "uploaded": "Документ загружен и проиндексирован.",
-         "deleted": "Документ удалён из базы знаний.", "reingested": "База знаний переиндексирована.",
-         "price": "Цена сохранена.", "coefficient": "Коэффициент сохранён.",
-         "requeued": "Сообщение снова в очереди: его возьмёт свободный воркер.",
-         "message_deleted": "Сообщение удалено из очереди."}
-BRIEF_LABELS = {"product": "Продукт", "users": "Пользователи", "integrations": "Интеграции", "hosting": "Размещение",
-                "sla": "SLA", "deadline": "Сроки", "name": "Имя", "phone": "Телефон", "email": "E-mail",
-                "company": "Компания", "industry": "Отрасль", "tasks": "Задачи", "package": "Пакет"}
-ROLE_LABELS = {"client": "Клиент", "assistant": "Бот", "manager": "Менеджер", "system": "Система"}
-EVENT_LABELS = {"stage_changed": "Этап", "handoff": "Передан менеджеру", "handback": "Возвращён боту",
-                "takeover": "Менеджер взял разговор", "manager_message": "Сообщение менеджера",
-                "payment": "Оплата", "llm_usage": "LLM", "nps_answer": "Оценка NPS",
-                "privacy_erased": "Персональные данные удалены", "booking": "Встреча"}
-
-
-def _dt(value: Any, fmt: str = "%d.%m.%Y %H:%M") -> str:
-    if not value:
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        return value.astimezone(MSK).strftime(fmt)
-    return str(value)
-
-
-def _money(value: Any) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    whole = f"{number:,.2f}".replace(",", "\u00a0").replace(".", ",")
-    return whole.removesuffix(",00") + "\u00a0₽"
-
-
-BRIEF_VALUES = {"hosting": {"cloud": "Облако", "hybrid": "Гибрид", "onprem": "On-premise"},
-                "sla": {"standard": "Стандартный", "99.5": "99,5 %", "99.9": "99,9 %"},
-                "deadline": {"standard": "Стандартный", "lt2w": "До 2 недель", "lt1w": "До 1 недели"},
-                "package": PACKAGE_TITLES}
-
-
-def _brief_value(value: Any, key: str) -> str:
-    if key == "product":
-        return leads_admin.PRODUCT_LABELS.get(str(value), str(value))
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return BRIEF_VALUES.get(key, {}).get(str(value), str(value))
-
-
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters["dt"] = _dt
-    env.filters["money"] = _money
-    env.filters["brief_value"] = _brief_value
-    from pipelines.dialog.texts import HANDOFF_REASONS
-
-    env.globals["HANDOFF_REASONS"] = HANDOFF_REASONS
-    env.globals.update(NAV=NAV, BRIEF_LABELS=BRIEF_LABELS, STAGE_LABELS=STAGE_LABELS,
-                       CHANNEL_LABELS=leads_admin.CHANNEL_LABELS,
-                       PRODUCT_LABELS=leads_admin.PRODUCT_LABELS, ROLE_LABELS=ROLE_LABELS,
-                       EVENT_LABELS=EVENT_LABELS, STAGES=STAGES, CHANNELS=CHANNELS)
-    return env
-
-
-def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
-    claims: Claims | None = request.get("admin_claims")
-    flash = FLASH.get(request.query.get("ok", ""))
-    context.setdefault("active", "")
-    html = request.app[_ENV].get_template(template).render(
-        user=claims, csrf=claims.csrf if claims else "", flash=flash, error=request.query.get("error"),
-        path=request.path, **context)
-    return web.Response(text=html, content_type="text/html", status=status,
-                        headers={"Cache-Control": "no-store", "Content-Security-Policy": CSP})
-
-
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-src 'self'; "
-       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
-
-
-def ui_auth(handler: Any) -> Any:
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            await authenticate_request(request)
-        except (Unauthorized, Forbidden):
-            target = "/admin/login?" + urlencode({"next": request.path_qs})
-            response = web.HTTPFound(target)
-            response.del_cookie(COOKIE_NAME, path="/")
-            raise response from None
-        try:
-            if request.method == "POST":
-                form = await request.post()
-                if form.get("csrf") != claims_of(request).csrf:
-                    raise Forbidden("Форма устарела: обновите страницу и попробуйте ещё раз.", code="csrf")
-                request["form"] = form
-            return await handler(request)
-        except VoronkaError as exc:
-            title = {404: "Не найдено", 403: "Нет доступа"}.get(exc.status, "Не получилось")
-            return render(request, "error.html", status=exc.status, title=title, message=exc.message)
-
-    wrapper.__name__ = handler.__name__
-    return wrapper
-
-
-def _back(path: str, **params: str) -> web.HTTPFound:
-    return web.HTTPFound(path + ("?" + urlencode(params) if params else ""))
+from web.routes.admin_queues import queue_counts, queue_url
 
 
 def _safe_next(value: str | None) -> str:
@@ -228,14 +97,14 @@ async def lead_page(request: web.Request) -> web.Response:
 async def lead_take_over(request: web.Request) -> web.StreamResponse:
     lead_id = admin_api._id(request)
     await admin_api.do_take_over(request, lead_id)
-    raise _back(f"/admin/leads/{lead_id}", ok="taken")
+    raise redirect_back(f"/admin/leads/{lead_id}", ok="taken")
 
 
 @ui_auth
 async def lead_give_back(request: web.Request) -> web.StreamResponse:
     lead_id = admin_api._id(request)
     await admin_api.do_give_back(request, lead_id)
-    raise _back(f"/admin/leads/{lead_id}", ok="returned")
+    raise redirect_back(f"/admin/leads/{lead_id}", ok="returned")
 
 
 @ui_auth
@@ -250,8 +119,8 @@ async def lead_message(request: web.Request) -> web.StreamResponse:
                                           conversation_id=conversation_id,
                                           idempotency_key=nonce)
     except VoronkaError as exc:
-        raise _back(f"/admin/leads/{lead_id}", error=exc.message) from None
-    raise _back(f"/admin/leads/{lead_id}", ok="duplicate" if result.duplicate else "sent")
+        raise redirect_back(f"/admin/leads/{lead_id}", error=exc.message) from None
+    raise redirect_back(f"/admin/leads/{lead_id}", ok="duplicate" if result.duplicate else "sent")
 
 
 # --- payments and bookings ---------------------------------------------------------------------------------------
@@ -283,7 +152,7 @@ async def kb_upload(request: web.Request) -> web.StreamResponse:
     form = request["form"]
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
-        raise _back("/admin/kb", error="Выберите файл")
+        raise redirect_back("/admin/kb", error="Выберите файл")
     data = upload.file.read(kb_admin.MAX_UPLOAD_BYTES + 1)
     folder_path = admin_api.kb_dir(request.app)
     claims = claims_of(request)
@@ -303,8 +172,8 @@ async def _kb_action(request: web.Request, work: Any, *, ok: str) -> web.StreamR
     try:
         await admin_api.kb_call(request, work)
     except VoronkaError as exc:
-        raise _back("/admin/kb", error=exc.message) from None
-    raise _back("/admin/kb", ok=ok)
+        raise redirect_back("/admin/kb", error=exc.message) from None
+    raise redirect_back("/admin/kb", ok=ok)
 
 
 @ui_auth
@@ -352,12 +221,12 @@ async def price_submit(request: web.Request) -> web.StreamResponse:
     value = str(form.get("value", "")).strip().replace(",", ".").replace(" ", "").replace("\u00a0", "")[:20]
     comment = str(form.get("comment", ""))[:500]
     if entity not in ("rate", "coefficient"):
-        raise _back("/admin/prices", error="Неизвестное поле")
+        raise redirect_back("/admin/prices", error="Неизвестное поле")
     try:
         await admin_api.change_price(request, entity, a, b, value, comment)
     except VoronkaError as exc:
-        raise _back("/admin/prices", error=f"{a}/{b}: {exc.message}") from None
-    raise _back("/admin/prices", ok="price" if entity == "rate" else "coefficient")
+        raise redirect_back("/admin/prices", error=f"{a}/{b}: {exc.message}") from None
+    raise redirect_back("/admin/prices", ok="price" if entity == "rate" else "coefficient")
 
 
 # --- templates, analytics, ops -----------------------------------------------------------------------------------
@@ -383,8 +252,6 @@ async def analytics_page(request: web.Request) -> web.Response:
 
 @ui_auth
 async def ops_page(request: web.Request) -> web.Response:
-    from web.routes.admin_queues import queue_counts, queue_url
-
     try:
         queues, redis_error = await queue_counts(request), None
     except Exception as exc:  # the page still shows the database part when Redis is down
@@ -396,7 +263,7 @@ async def ops_page(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[_ENV] = environment()
+    app[JINJA] = environment()
     r = app.router
     r.add_get("/admin", index)
     r.add_get("/admin/", index)

@@ -33,8 +33,7 @@ from web import keys
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WEBHOOK_PREFIX = "/api/v1/webhooks/"
-DB_CACHE_SECONDS = 5.0
-_CACHE_KEY = "metrics_db_cache"
+DB_CACHE_SECONDS = 5.0  # the database part of a scrape is cached this long (``keys.METRICS_DB``)
 ALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 QUEUE_STATES = {".DQ.msgs": "delayed", ".XQ.msgs": "dead", ".msgs": "ready"}
 
@@ -110,17 +109,16 @@ def db_values(engine: Any) -> dict[str, Any]:
 
 
 async def cached_db_values(app: web.Application) -> dict[str, Any] | None:
-    cache = app[keys.EXTRAS].get(_CACHE_KEY)
-    if cache is not None and time.monotonic() - cache[0] < DB_CACHE_SECONDS:
-        return cache[1]
-    from web.admin.deps import sync_engine
-
+    cache = app[keys.METRICS_DB]
+    cached = cache.get()
+    if cached is not None:
+        return cached
     try:
-        values = await asyncio.to_thread(db_values, sync_engine(app))
+        values = await asyncio.to_thread(db_values, app[keys.SYNC_DB])
     except SQLAlchemyError as exc:
         logger.warning("metrics: database unavailable: {}", type(exc).__name__)
         return None
-    app[keys.EXTRAS][_CACHE_KEY] = (time.monotonic(), values)
+    cache.put(values)
     return values
 
 

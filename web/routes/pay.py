@@ -7,20 +7,12 @@ YooKassa returns the client after paying.
 from __future__ import annotations
 
 import html
-from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
-from sqlalchemy.dialects.postgresql import insert
 
-from db.models import Conversation, Outbox, Payment, utcnow
 from pipelines.integrate.payments import pay_token, verify_pay_token
+from pipelines.payment_links import PayLink, decide, load_link, request_new_link
 from web import keys
-from workers.enqueue import enqueue
-
-payments_t = Payment.__table__  # type: ignore[attr-defined]
-outbox_t = Outbox.__table__  # type: ignore[attr-defined]
-conversations_t = Conversation.__table__  # type: ignore[attr-defined]
 
 PAGE = """<!doctype html>
 <html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -40,40 +32,27 @@ def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
-async def _load(request: web.Request) -> tuple[Any, list[Any]]:
-    settings = request.app[keys.SETTINGS]
-    payment_id = verify_pay_token(request.match_info["token"], settings.link_key)
-    if payment_id is None:
+async def _load(request: web.Request) -> PayLink:
+    payment_id = verify_pay_token(request.match_info["token"], request.app[keys.SETTINGS].link_key)
+    link = await load_link(request.app[keys.DB], payment_id) if payment_id is not None else None
+    if link is None:
         raise web.HTTPNotFound()
-    async with request.app[keys.DB].connect() as conn:
-        payment = (await conn.execute(payments_t.select().where(payments_t.c.id == payment_id))).first()
-        if payment is None:
-            raise web.HTTPNotFound()
-        siblings = (await conn.execute(payments_t.select().where(
-            payments_t.c.lead_id == payment.lead_id, payments_t.c.package == payment.package,
-            payments_t.c.amount == payment.amount).order_by(payments_t.c.attempt))).all()
-    return payment, list(siblings)
-
-
-def _valid(row: Any) -> bool:
-    return bool(row.status == "pending" and row.confirmation_url and row.expires_at and row.expires_at > utcnow())
+    return link
 
 
 async def pay_link(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    payment, siblings = await _load(request)
-    if any(s.status == "succeeded" for s in siblings):
+    decision = decide(await _load(request), max_attempts=settings.MAX_PAYMENT_ATTEMPTS)
+    if decision.outcome == "paid":
         return page("Счёт оплачен", _p("Оплата по этому счёту уже получена — спасибо! Менеджер свяжется с вами, "
                                        "чтобы договориться о старте работ."))
-    if _valid(payment):
-        raise web.HTTPFound(payment.confirmation_url)
-    newer = [s for s in siblings if s.attempt > payment.attempt and _valid(s)]
-    if newer:
-        link = f"/pay/{pay_token(newer[-1].id, settings.link_key)}"
+    if decision.outcome == "pay" and decision.confirmation_url:
+        raise web.HTTPFound(decision.confirmation_url)
+    if decision.outcome == "newer" and decision.newer_payment_id is not None:
+        link = f"/pay/{pay_token(decision.newer_payment_id, settings.link_key)}"
         return page("Ссылка устарела", _p("Эта ссылка на оплату больше не действует, но для вас уже выпущена новая.")
                     + f'<p><a class="btn" href="{html.escape(link)}">Перейти к оплате</a></p>', status=410)
-    issued = max((s.attempt for s in siblings), default=payment.attempt)
-    if issued >= settings.MAX_PAYMENT_ATTEMPTS:
+    if decision.outcome == "exhausted":
         return page("Ссылка устарела", _p(
             f"Срок действия ссылки истёк ({settings.PAYMENT_LINK_TTL_HOURS} ч). Ссылки на оплату этого счёта "
             f"выдавались уже {settings.MAX_PAYMENT_ATTEMPTS} раза, поэтому с оплатой поможет менеджер — он свяжется "
@@ -88,23 +67,10 @@ async def pay_link(request: web.Request) -> web.StreamResponse:
 
 async def renew(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    payment, siblings = await _load(request)
-    if any(s.status == "succeeded" for s in siblings) or _valid(payment):
+    link = await _load(request)
+    if not await request_new_link(request.app[keys.DB], request.app[keys.ENQUEUER], link,
+                                  max_attempts=settings.MAX_PAYMENT_ATTEMPTS):
         raise web.HTTPSeeOther(f"/pay/{request.match_info['token']}")
-    if max(s.attempt for s in siblings) >= settings.MAX_PAYMENT_ATTEMPTS:
-        raise web.HTTPSeeOther(f"/pay/{request.match_info['token']}")
-    async with request.app[keys.DB].begin() as conn:
-        conversation = (await conn.execute(sa.select(conversations_t.c.id, conversations_t.c.channel).where(
-            conversations_t.c.lead_id == payment.lead_id).order_by(conversations_t.c.updated_at.desc()))).first()
-        outbox_id = (await conn.execute(insert(outbox_t).values(
-            key=f"pay-renew-page:{payment.id}", lead_id=payment.lead_id,
-            conversation_id=conversation.id if conversation else None,
-            channel=conversation.channel if conversation else None, kind="action",
-            payload={"action": "payment_renew", "data": {"payment_id": payment.id}}, status="pending", attempts=0,
-            created_at=utcnow()).on_conflict_do_nothing(index_elements=["key"]).returning(outbox_t.c.id))).scalar()
-    if outbox_id is not None:
-        enqueue(request.app[keys.BROKER], "integrate.action", int(outbox_id), queue="integrate",
-                lead_id=payment.lead_id)
     return page("Новая ссылка готовится", _p("Готово! Новая ссылка на оплату придёт в чат в течение минуты. "
                                              "Можно закрыть эту страницу."))
 

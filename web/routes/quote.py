@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,18 +12,18 @@ from web import keys
 from web.jsonutil import json_response
 from web.routes.site_chat import read_json
 
-RATES_TTL_SECONDS = 30.0
-_RATES_KEY = "rates"
+RATES_TTL_SECONDS = 30.0  # the price list is cached this long per web process (``keys.RATES``)
 
 
 async def current_rates(app: web.Application) -> RateTable:
     """The price list from the database, cached for a few seconds per web process."""
-    cached = app[keys.EXTRAS].get(_RATES_KEY)
-    if cached is not None and time.monotonic() - cached[0] < RATES_TTL_SECONDS:
-        return cached[1]
+    cache = app[keys.RATES]
+    cached = cache.get()
+    if cached is not None:
+        return cached
     async with AsyncSession(app[keys.DB]) as session:
         rates = await session.run_sync(load_rate_table)
-    app[keys.EXTRAS][_RATES_KEY] = (time.monotonic(), rates)
+    cache.put(rates)
     return rates
 
 

@@ -12,23 +12,17 @@ import re
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 
-from db.models import Conversation, Message
-from pipelines.inbox import Inbound, record_inbound
+from pipelines.channels.site import accept_site_event, chat_inbound, site_messages
 from voronka.errors import PayloadTooLarge, ValidationError
 from web import keys
 from web.jsonutil import json_response
-from workers.enqueue import INBOUND_ACTOR
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_WAIT_SECONDS = 25.0
 RECHECK_SECONDS = 2.0  # long-polls re-read the database this often even without a notification
-
-messages_t = Message.__table__  # type: ignore[attr-defined]
-conversations_t = Conversation.__table__  # type: ignore[attr-defined]
 
 
 async def read_json(request: web.Request, *, max_bytes: int) -> dict[str, Any]:
@@ -50,7 +44,7 @@ def validate_session_id(value: Any) -> str:
     return value
 
 
-def parse_post(body: dict[str, Any], max_length: int) -> tuple[str, str, str | None, str | None]:
+def parse_post(body: dict[str, Any], max_length: int) -> tuple[str, str, str, str | None]:
     """(session_id, kind, text_or_callback, client_message_id)."""
     session_id = validate_session_id(body.get("session_id"))
     text, callback = body.get("text"), body.get("callback")
@@ -77,16 +71,8 @@ async def post_message(request: web.Request) -> web.Response:
     # JSON escapes may triple a Cyrillic text's size: allow for it, then check the decoded length exactly.
     body = await read_json(request, max_bytes=settings.MAX_MESSAGE_LENGTH * 12 + 1024)
     session_id, kind, value, client_message_id = parse_post(body, settings.MAX_MESSAGE_LENGTH)
-    inbound = Inbound(
-        channel="site", external_chat_id=session_id, external_user_id=session_id,
-        external_id=f"{session_id}:{client_message_id}" if client_message_id else None,
-        text=value if kind == "text" and value else "", kind=kind,
-        payload={"callback": value} if kind == "callback" else {},
-    )
-    async with request.app[keys.DB].begin() as conn:
-        recorded = await record_inbound(conn, inbound)
-    if not recorded.duplicate:
-        await request.app[keys.ENQUEUER].enqueue(INBOUND_ACTOR, recorded.message_id, lead_id=recorded.lead_id)
+    recorded = await accept_site_event(request.app[keys.DB], request.app[keys.ENQUEUER],
+                                       chat_inbound(session_id, kind, value, client_message_id))
     return json_response({"message_id": recorded.message_id}, status=202)
 
 
@@ -107,41 +93,12 @@ def _parse_get(request: web.Request) -> tuple[str, int, float]:
     return session_id, after, wait
 
 
-def _present(row: Any) -> dict[str, Any]:
-    payload = row.payload or {}
-    role = "client" if row.direction == "in" else row.role
-    text = row.text
-    if row.direction == "in" and row.kind == "callback":
-        text = payload.get("label") or text
-    return {
-        "id": row.id, "role": role, "text": text,
-        "buttons": payload.get("buttons", []) if row.direction == "out" else [],
-        "attachments": payload.get("attachments", []) if row.direction == "out" else [],
-        "created_at": row.created_at.isoformat(),
-    }
-
-
-async def fetch_messages(request: web.Request, session_id: str, after: int, limit: int = 100) -> list[dict[str, Any]]:
-    query = (
-        sa.select(messages_t.c.id, messages_t.c.direction, messages_t.c.role, messages_t.c.kind, messages_t.c.text,
-                  messages_t.c.payload, messages_t.c.created_at)
-        .join(conversations_t, conversations_t.c.id == messages_t.c.conversation_id)
-        .where(conversations_t.c.channel == "site", conversations_t.c.external_chat_id == session_id,
-               messages_t.c.id > after,
-               sa.or_(messages_t.c.direction == "in", messages_t.c.role.in_(("assistant", "manager"))))
-        .order_by(messages_t.c.id).limit(limit)
-    )
-    async with request.app[keys.DB].connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return [_present(r) for r in rows]
-
-
 async def get_messages(request: web.Request) -> web.Response:
     session_id, after, wait = _parse_get(request)
     deadline = time.monotonic() + wait
     notifier = request.app[keys.NOTIFIER]
     while True:
-        found = await fetch_messages(request, session_id, after)
+        found = await site_messages(request.app[keys.DB], session_id, after)
         # A long-poll returns as soon as there is something the visitor has not seen from the assistant/manager.
         fresh = [m for m in found if m["role"] != "client"] if wait else found
         remaining = deadline - time.monotonic()

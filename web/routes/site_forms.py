@@ -20,13 +20,12 @@ from aiohttp import web
 from email_validator import EmailNotValidError, validate_email
 
 from db.models import utcnow
-from pipelines.inbox import Inbound, record_inbound
+from pipelines.channels.site import accept_site_event, form_inbound
 from voronka.errors import ValidationError
 from voronka.vocabulary import PRODUCTS, product_title, product_titles_listed
 from web import keys
 from web.jsonutil import json_response
 from web.routes.site_chat import CLIENT_ID_RE, read_json, validate_session_id
-from workers.enqueue import INBOUND_ACTOR
 
 MAX_NAME = 100
 MAX_COMPANY = 200
@@ -133,15 +132,9 @@ def parse_lead_form(body: dict[str, Any]) -> LeadForm:
 async def post_lead(request: web.Request) -> web.Response:
     body = await read_json(request, max_bytes=32 * 1024)
     form = parse_lead_form(body)
-    inbound = Inbound(
-        channel="site", external_chat_id=form.session_id, external_user_id=form.session_id,
-        external_id=f"{form.session_id}:form:{form.client_message_id}" if form.client_message_id else None,
-        text=form.summary(), kind="form", payload=form.payload(),
-    )
-    async with request.app[keys.DB].begin() as conn:
-        recorded = await record_inbound(conn, inbound)
-    if not recorded.duplicate:
-        await request.app[keys.ENQUEUER].enqueue(INBOUND_ACTOR, recorded.message_id, lead_id=recorded.lead_id)
+    recorded = await accept_site_event(request.app[keys.DB], request.app[keys.ENQUEUER],
+                                       form_inbound(form.session_id, form.client_message_id, form.summary(),
+                                                    form.payload()))
     return json_response({"message_id": recorded.message_id, "session_id": form.session_id, "message": THANK_YOU},
                          status=202)
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pydantic
-from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiohttp import web
 
@@ -26,24 +24,22 @@ from web.routes.webhooks_avito import BadWebhook, read_body
 
 PATH = "/api/v1/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-EXTRAS_KEY = "telegram"
 
 
 async def telegram_update(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
-    telegram: tuple[Bot, Dispatcher] | None = request.app[keys.EXTRAS].get(EXTRAS_KEY)
+    telegram = request.app.get(keys.TELEGRAM)
     if telegram is None:
         raise web.HTTPNotFound()
     secret, given = settings.TELEGRAM_WEBHOOK_SECRET, request.headers.get(SECRET_HEADER, "")
     if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
         raise Unauthorized("Неверный секрет вебхука Telegram")
     body = await read_body(request, settings.MAX_MESSAGE_LENGTH * 12 + 64 * 1024)
-    bot, dp = telegram
     try:
-        update = Update.model_validate(body, context={"bot": bot})
+        update = Update.model_validate(body, context={"bot": telegram.bot})
     except pydantic.ValidationError:
         raise BadWebhook("Тело запроса не похоже на обновление Telegram", field=None) from None
-    await dp.feed_update(bot, update)
+    await telegram.dispatcher.feed_update(telegram.bot, update)
     return json_response({"ok": True})
 
 
@@ -56,11 +52,9 @@ def setup(app: web.Application) -> None:
             yield
             return
         bot = make_bot(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL)
-        dp = build_dispatcher(settings, UpdateInbox(settings, app[keys.DB], app[keys.BROKER], app[keys.ENQUEUER]))
-        extras: dict[str, Any] = app[keys.EXTRAS]
-        extras[EXTRAS_KEY] = (bot, dp)
+        dp = build_dispatcher(settings, UpdateInbox(settings, app[keys.DB], app[keys.ENQUEUER]))
+        app[keys.TELEGRAM] = keys.TelegramWebhook(bot, dp)
         yield
-        extras.pop(EXTRAS_KEY, None)
         await bot.session.close()
 
     app.cleanup_ctx.append(telegram)
