@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from razdel import sentenize
+
 from pipelines.knowledge.parsers import ParsedDocument
 
 HEADING_SEPARATOR = " › "
@@ -48,8 +50,6 @@ def doc_type_for(relative_path: str) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    from razdel import sentenize
-
     out: list[str] = []
     for para in text.split("\n"):
         out.extend(s.text for s in sentenize(para) if s.text.strip())

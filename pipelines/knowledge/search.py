@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from rapidfuzz import fuzz, process
 from sqlmodel import Session
 
 from pipelines.knowledge.cache import SearchCache
@@ -161,8 +162,6 @@ def _query_lexemes(session: Session, query: str) -> list[str]:
 def _closest(lexeme: str, vocab: _Vocabulary) -> str | None:
     """The indexed lexeme nearest to a misspelt one (same first letter, similar enough) or spelt in the other
     script («линукс» → «linux»), or None."""
-    from rapidfuzz import fuzz, process
-
     same_sound = vocab.by_sound.get(phonetic(lexeme))
     if same_sound is not None:
         return same_sound

@@ -10,6 +10,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+import pymorphy3
+
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _WORD = re.compile(r"[0-9a-zа-яё]+(?:[-'][0-9a-zа-яё]+)*", re.IGNORECASE)
@@ -46,8 +48,6 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _morph() -> Any:
-    import pymorphy3
-
     return pymorphy3.MorphAnalyzer(lang="ru")
 
 
