@@ -33,7 +33,6 @@ from voronka.settings import Settings
 
 SERVICE = "amocrm"
 STATUS_SUCCESS = 142  # built-in "Успешно реализовано"
-SOURCE_TAGS = {"avito": "avito-lead", "telegram": "telegram-lead", "site": "site-lead"}
 
 
 class AmoCRMError(UpstreamError):

@@ -219,9 +219,42 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.ENVIRONMENT == "production"
 
+    # --- is an integration configured: one definition each (the admin «Система» page shows the same) -----------
     @property
     def llm_configured(self) -> bool:
-        return bool(self.OPENAI_API_KEY or self.ANTHROPIC_API_KEY or self.OPENROUTER_API_KEY)
+        """A provider has a key and ``LLM_PROVIDER`` is not ``offline`` (which means no LLM at all)."""
+        return self.LLM_PROVIDER != "offline" and bool(
+            self.OPENAI_API_KEY or self.ANTHROPIC_API_KEY or self.OPENROUTER_API_KEY)
+
+    @property
+    def avito_configured(self) -> bool:
+        """The Avito client needs all three (the user id is part of every messenger API path)."""
+        return bool(self.AVITO_CLIENT_ID and self.AVITO_CLIENT_SECRET and self.AVITO_USER_ID)
+
+    @property
+    def telegram_configured(self) -> bool:
+        return bool(self.TELEGRAM_BOT_TOKEN)
+
+    @property
+    def manager_chat_configured(self) -> bool:
+        """The managers' Telegram chat: a chat id and the bot that writes to it."""
+        return bool(self.TELEGRAM_BOT_TOKEN and self.MANAGER_TELEGRAM_CHAT_ID)
+
+    @property
+    def amocrm_configured(self) -> bool:
+        return bool((self.AMOCRM_BASE_URL or self.AMOCRM_DOMAIN) and self.AMOCRM_ACCESS_TOKEN)
+
+    @property
+    def gcal_configured(self) -> bool:
+        return bool(self.GOOGLE_CALENDAR_CREDENTIALS.strip())
+
+    @property
+    def yookassa_configured(self) -> bool:
+        return bool(self.YOOKASSA_SHOP_ID and self.YOOKASSA_SECRET_KEY)
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.SMTP_HOST)
 
     @property
     def prepayment_share(self) -> Decimal:

@@ -191,13 +191,15 @@ class ChannelInfo:
     code: Channel
     label: str  # a column or a chart of the admin UI: «Avito», «Сайт»
     in_text: str  # inside a Russian sentence to a manager or in a letter: «Канал: Авито», «с сайта»
+    source_tag: str  # ``leads.source_tag`` of a lead that came from this channel (also its amoCRM tag)
 
 
 CHANNEL_INFO: Final[Mapping[str, ChannelInfo]] = MappingProxyType({
-    Channel.AVITO: ChannelInfo(Channel.AVITO, "Avito", "Авито"),
-    Channel.TELEGRAM: ChannelInfo(Channel.TELEGRAM, "Telegram", "Telegram"),
-    Channel.SITE: ChannelInfo(Channel.SITE, "Сайт", "сайт"),
+    Channel.AVITO: ChannelInfo(Channel.AVITO, "Avito", "Авито", "avito-lead"),
+    Channel.TELEGRAM: ChannelInfo(Channel.TELEGRAM, "Telegram", "Telegram", "telegram-lead"),
+    Channel.SITE: ChannelInfo(Channel.SITE, "Сайт", "сайт", "site-lead"),
 })
+OTHER_SOURCE_TAG: Final = "other"  # a lead from anywhere else
 
 
 def channel_label(code: object, default: str | None = None) -> str:

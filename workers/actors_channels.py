@@ -5,7 +5,6 @@ from __future__ import annotations
 import dramatiq
 from loguru import logger
 
-from pipelines.channels.clients import avito_configured
 from pipelines.channels.identity import merge_duplicates
 from pipelines.channels.inbound import after_turn, prepare
 from pipelines.channels.manager import forward_held_messages, handle_manager_update
@@ -69,7 +68,7 @@ def handle_manager_chat_update(update_row_id: int) -> None:
 @periodic_actor("avito.refresh_token", "maintenance", time_limit_ms=60_000)
 def refresh_avito_token() -> None:
     rt = runtime()
-    if not avito_configured(rt.settings):
+    if not rt.settings.avito_configured:
         return
     clients = channel_clients(rt)
 

@@ -78,7 +78,7 @@ def build_runtime(settings: Settings, *, database_url: str, redis_url: str) -> R
 
 def make_llm(settings: Settings, *, engine: Engine | None = None) -> LLMRouter | None:
     """The LLM router (None offline); its usage sink records tokens and cost per lead as ``llm_usage`` events."""
-    if not settings.llm_configured or settings.LLM_PROVIDER == "offline":
+    if not settings.llm_configured:
         return None
     from integrations.llm.router import LLMRouter  # reason: the OpenAI/Anthropic SDKs take seconds to import
 

@@ -12,6 +12,6 @@ FORWARD_HELD_SECONDS = 5  # client messages of conversations held by a manager â
 def jobs(settings: Settings) -> list[tuple[str, str, str, int]]:
     found = [("channels-merge-sweep", "channels.merge_sweep", "maintenance", MERGE_SWEEP_SECONDS),
              ("channels-forward-held", "channels.forward_held", "maintenance", FORWARD_HELD_SECONDS)]
-    if settings.AVITO_CLIENT_ID and settings.AVITO_CLIENT_SECRET and settings.AVITO_USER_ID:
+    if settings.avito_configured:
         found.append(("avito-token-refresh", "avito.refresh_token", "maintenance", TOKEN_CHECK_SECONDS))
     return found

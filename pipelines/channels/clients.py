@@ -22,18 +22,6 @@ from voronka.settings import Settings
 T = TypeVar("T")
 
 
-def avito_configured(settings: Settings) -> bool:
-    return bool(settings.AVITO_CLIENT_ID and settings.AVITO_CLIENT_SECRET and settings.AVITO_USER_ID)
-
-
-def telegram_configured(settings: Settings) -> bool:
-    return bool(settings.TELEGRAM_BOT_TOKEN)
-
-
-def managers_chat_configured(settings: Settings) -> bool:
-    return bool(settings.TELEGRAM_BOT_TOKEN and settings.MANAGER_TELEGRAM_CHAT_ID)
-
-
 class ChannelClients:
     """The process's Avito and Telegram clients, created on first use inside the bridge's loop."""
 
@@ -54,7 +42,7 @@ class ChannelClients:
     # interleave there, so every client is made once.
     async def avito(self) -> AvitoClient:
         """The Avito client (call inside ``run``)."""
-        if not avito_configured(self.settings):
+        if not self.settings.avito_configured:
             raise NotConfigured("Avito не настроен: нужны AVITO_CLIENT_ID, AVITO_CLIENT_SECRET и AVITO_USER_ID")
         if self._avito is None:
             if self._session is None or self._session.closed:
@@ -66,7 +54,7 @@ class ChannelClients:
 
     async def telegram(self) -> TelegramSender:
         """The Telegram sender (call inside ``run``)."""
-        if not telegram_configured(self.settings):
+        if not self.settings.telegram_configured:
             raise NotConfigured("Telegram не настроен: нужен TELEGRAM_BOT_TOKEN")
         if self._telegram is None:
             bot = make_bot(self.settings.TELEGRAM_BOT_TOKEN, self.settings.TELEGRAM_API_URL)

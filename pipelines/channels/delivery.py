@@ -22,7 +22,7 @@ from integrations.avito import TEXT_LIMIT as AVITO_TEXT_LIMIT
 from integrations.smtp import Mailer
 from integrations.telegram import CALLBACK_DATA_LIMIT, ChatBlocked
 from integrations.text_split import split_text
-from pipelines.channels.clients import ChannelClients, avito_configured, managers_chat_configured
+from pipelines.channels.clients import ChannelClients
 from pipelines.channels.notices import EMAIL_EVENTS, Notice, build_notice
 from pipelines.delivery import PermanentDeliveryError
 from pipelines.document.storage import absolute_path
@@ -98,7 +98,7 @@ def send_avito(clients: ChannelClients, session: Session, outbox: Outbox, conver
                schedule: Schedule = _no_schedule) -> dict[str, Any] | None:
     if conversation is None or message is None:
         raise PermanentDeliveryError("avito message without a conversation or message")
-    if not avito_configured(clients.settings):
+    if not clients.settings.avito_configured:
         _alert(session, outbox, message, "Avito не настроен", schedule)
         raise PermanentDeliveryError("Avito is not configured")
     parts = split_text(avito_text(message), AVITO_TEXT_LIMIT)
@@ -221,13 +221,13 @@ def send_notify(clients: ChannelClients, session: Session, outbox: Outbox, conve
     notice: Notice = build_notice(session, outbox, conversation, settings.public_url)
     event = str((outbox.payload or {}).get("event") or "notice")
     wants_mail = bool(notice.email_event in EMAIL_EVENTS and mailer.configured and settings.MANAGER_EMAILS)
-    if not managers_chat_configured(settings) and not wants_mail:
+    if not settings.manager_chat_configured and not wants_mail:
         logger.bind(lead_id=outbox.lead_id).warning(
             "manager notice '{}' not sent: neither MANAGER_TELEGRAM_CHAT_ID nor SMTP is configured", event)
         return {"skipped": "not configured"}
     progress = outbox.payload or {}
     result: dict[str, Any] = {}
-    if managers_chat_configured(settings) and not progress.get("telegram_ids"):
+    if settings.manager_chat_configured and not progress.get("telegram_ids"):
         chat_id = settings.MANAGER_TELEGRAM_CHAT_ID
 
         async def post() -> list[int]:

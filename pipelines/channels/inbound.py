@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from db.engine import session_scope
 from db.models import Conversation, Lead, Message
 from pipelines.channels import avito as avito_ops
-from pipelines.channels.clients import ChannelClients, avito_configured
+from pipelines.channels.clients import ChannelClients
 from pipelines.channels.identity import deep_link_session, join_site_session, merge_by_contacts
 from pipelines.conversation import MessageNotFound
 from pipelines.leads import record_event
@@ -71,7 +71,7 @@ def _avito_listing(session: Session, clients: ChannelClients, lead: Lead,
     item = avito_ops.known_item(session, lead.listing_id) if lead.listing_id else None
     if item is not None and (item.title or item.product_source == "manual"):
         return item.product
-    if not avito_configured(clients.settings):
+    if not clients.settings.avito_configured:
         return None
 
     async def go() -> dict[str, Any]:
@@ -91,7 +91,7 @@ def _avito_listing(session: Session, clients: ChannelClients, lead: Lead,
 
 
 def _voice_url(clients: ChannelClients, voice_id: str) -> str | None:
-    if not avito_configured(clients.settings):
+    if not clients.settings.avito_configured:
         return None
 
     async def go() -> dict[str, str]:

@@ -46,10 +46,6 @@ WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 _RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
-def gcal_configured(deps: Runtime) -> bool:
-    return bool(deps.settings.GOOGLE_CALENDAR_CREDENTIALS.strip())
-
-
 def _calendar(deps: Runtime) -> GoogleCalendarClient:
     return GoogleCalendarClient.from_settings(deps.settings)
 
@@ -132,7 +128,7 @@ def handle_offer(deps: Runtime, session: Session, lead: Lead, conversation: Conv
                  data: dict[str, Any]) -> list[OutgoingReply]:
     """The "booking" action: offer free slots (or a call back without a calendar)."""
     assert lead.id is not None
-    if not gcal_configured(deps):
+    if not deps.settings.gcal_configured:
         return _callback_request(deps, session, lead)
     channel = conversation.channel if conversation else lead.channel
     try:
@@ -187,7 +183,7 @@ def handle_confirm(deps: Runtime, session: Session, lead: Lead, conversation: Co
     """The "booking_confirm" action: book ``data["start"]`` for the lead, or offer fresh slots."""
     assert lead.id is not None
     channel = conversation.channel if conversation else lead.channel
-    if not gcal_configured(deps):
+    if not deps.settings.gcal_configured:
         return _callback_request(deps, session, lead)
     try:
         return _confirm(deps, session, lead, channel, data)
@@ -268,7 +264,7 @@ def _confirm(deps: Runtime, session: Session, lead: Lead, channel: str,
 def _cancel(deps: Runtime, session: Session, lead: Lead, booking: Booking, *, reason: str | None,
             notify_client: bool) -> None:
     assert booking.id is not None
-    if booking.calendar_event_id and gcal_configured(deps):
+    if booking.calendar_event_id and deps.settings.gcal_configured:
         event_id = booking.calendar_event_id
         try:
             _with_calendar(deps, lambda c: c.delete_event(event_id))

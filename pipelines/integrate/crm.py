@@ -47,11 +47,6 @@ BRIEF_LABELS = {"product": "Продукт", "industry": "Отрасль", "user
                 "company": "Компания", "name": "Имя", "phone": "Телефон", "email": "Email"}
 
 
-def amo_configured(deps: Runtime) -> bool:
-    s = deps.settings
-    return bool((s.AMOCRM_BASE_URL or s.AMOCRM_DOMAIN) and s.AMOCRM_ACCESS_TOKEN)
-
-
 def crm_url(deps: Runtime, amo_lead_id: int | None) -> str | None:
     s = deps.settings
     base = s.AMOCRM_BASE_URL or (f"https://{s.AMOCRM_DOMAIN}" if s.AMOCRM_DOMAIN else "")
@@ -135,7 +130,7 @@ def handle_crm(deps: Runtime, session: Session, lead: Lead, conversation: Conver
     event = str(data.get("event") or "qualified")
     if event == "qualified":
         _new_lead_email(deps, session, lead)
-    if not amo_configured(deps):
+    if not deps.settings.amocrm_configured:
         notify_not_configured(session, lead, service="amocrm",
                               message="amoCRM не настроен (AMOCRM_DOMAIN/AMOCRM_BASE_URL и AMOCRM_ACCESS_TOKEN): "
                                       "сделки в CRM не создаются, лиды видны только в «Воронке».")

@@ -58,7 +58,7 @@ def handle_document(deps: Runtime, session: Session, lead: Lead, conversation: C
     url = download_url(settings.public_url, document.id, settings.link_key, settings.LINK_TTL_HOURS)
     attachment = {"kind": "pdf", "name": f"{title}.pdf", "url": url, "document_id": document.id}
     channel = conversation.channel if conversation else lead.channel
-    if created and (settings.SMTP_HOST or settings.MANAGER_EMAILS):  # the PDF by e-mail too (client if known)
+    if created and (settings.smtp_configured or settings.MANAGER_EMAILS):  # the PDF by e-mail too (client if known)
         queue_both(session, lead, key=f"email:document:{document.id}", event="document_issued",
                    ctx={**contact_context(session, lead), "document_title": title, "channel": channel},
                    documents=[document.id])

@@ -88,10 +88,6 @@ def return_url(settings: Settings) -> str:
     return settings.YOOKASSA_RETURN_URL or f"{settings.public_url}/pay/done"
 
 
-def yookassa_configured(settings: Settings) -> bool:
-    return bool(settings.YOOKASSA_SHOP_ID and settings.YOOKASSA_SECRET_KEY)
-
-
 def idempotence_key(lead_id: int, package: str, amount: Decimal, attempt: int) -> str:
     """Derived from what the payment *is*, so a retried job (even after a crash) resends the same key."""
     return f"voronka-{lead_id}-{package}-{int(to_money(amount) * 100)}-{attempt}"[:64]
@@ -216,7 +212,7 @@ def issue_link(deps: Runtime, session: Session, lead: Lead, conversation: Conver
     if latest is not None and latest.status == "pending":
         latest.status = "expired"
         session.add(latest)
-    if not yookassa_configured(settings):
+    if not settings.yookassa_configured:
         notify_not_configured(session, lead, service="yookassa",
                               message="ЮKassa не настроена (YOOKASSA_SHOP_ID, YOOKASSA_SECRET_KEY): клиенты "
                                       "получают счёт с реквизитами без ссылки на оплату картой.")

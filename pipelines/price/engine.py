@@ -28,7 +28,7 @@ from typing import Any, TypeGuard
 from db.rate_table import RateTable
 from pipelines.russian import plural
 from voronka.errors import ValidationError
-from voronka.vocabulary import OPTION_KEYS, PACKAGE_TITLES, PACKAGES, PRICING_SLOTS, PRODUCT_INFO, PRODUCTS
+from voronka.vocabulary import OPTION_KEYS, PACKAGE_TITLES, PACKAGES, PRICING_SLOTS, PRODUCT_INFO, PRODUCTS, Hosting
 
 MAX_USERS = 1_000_000
 _PRODUCT_HINTS = tuple(f"{p} ({p.info.title})" for p in PRODUCTS)  # «ai_lawyer (ИИ-Юрист)» in error messages
@@ -49,7 +49,7 @@ class PackageRule:
 PACKAGE_RULES: dict[str, PackageRule] = {
     "start": PackageRule(hosting_allowed=("cloud",), sla_floor="standard", sla_ceiling="standard"),
     "optimum": PackageRule(hosting_allowed=("cloud", "hybrid"), sla_floor="99.5", sla_ceiling="99.9"),
-    "enterprise": PackageRule(hosting_allowed=("cloud", "hybrid", "onprem"), sla_floor="99.9",
+    "enterprise": PackageRule(hosting_allowed=tuple(Hosting), sla_floor="99.9",
                               sla_ceiling="99.9"),
 }
 
