@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from loguru import logger
 
-from pipelines.knowledge.cli import rescan
+from pipelines.knowledge.rescan import rescan
 from workers.context import runtime
 from workers.policy import periodic_actor
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from db.models_knowledge import KbChange, KbDocument, KbStatus
-from pipelines.knowledge.cli import RESCAN_COLLECTION
 from pipelines.knowledge.ingest import IngestReport, ingest_path, list_history
 from pipelines.knowledge.parsers import SUPPORTED_SUFFIXES
+from pipelines.knowledge.rescan import RESCAN_COLLECTION
 from voronka.errors import NotFound, PayloadTooLarge, ValidationError
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

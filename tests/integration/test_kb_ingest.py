@@ -11,10 +11,11 @@ import redis as redis_lib
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from cli.kb import kb_history_main, kb_ingest_main, kb_search_main
 from pipelines.knowledge.cache import GENERATION_KEY, SearchCache
-from pipelines.knowledge.cli import kb_history_main, kb_ingest_main, kb_search_main, rescan
 from pipelines.knowledge.embedders import OfflineEmbedder
 from pipelines.knowledge.ingest import ingest_path, list_history
+from pipelines.knowledge.rescan import rescan
 from pipelines.knowledge.search import search
 
 EMB = OfflineEmbedder()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.document.cli import doc_render_main
+from cli.doc import doc_render_main
 from voronka.settings import Settings
 
 DAY = date(2026, 5, 12)

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cli.quote import quote_main
 from db.rate_table import (
     DEFAULT_RATES,
     RateTable,
     default_coefficient_rows,
     default_rate_rows,
 )
-from pipelines.price.cli import quote_main
 from pipelines.price.engine import (
     Brief,
     calculate,

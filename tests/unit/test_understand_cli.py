@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from pipelines.understand.cli import analyze_jsonl
+from cli.analyze import analyze_jsonl
 
 
 def run(text: str) -> tuple[int, list[dict[str, object]]]:
