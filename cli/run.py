@@ -25,7 +25,7 @@ from loguru import logger
 
 from cli.services import service_urls
 from db.migrate import upgrade
-from pipelines.knowledge.cli import rescan
+from pipelines.knowledge.rescan import rescan
 from voronka.logs import setup_logging
 from voronka.settings import Settings
 
