@@ -122,7 +122,7 @@ class DialogState(BaseModel):
 def _v0_to_v1(data: dict[str, Any]) -> dict[str, Any]:
     """v0: the untyped dict. Same keys; a few shapes it allowed are normalised."""
     data = {key: value for key, value in data.items() if value is not None}  # null meant «not set»
-    if data.get("product") not in PRODUCTS:  # an Avito listing without a product was stored as "none"
+    if data.get("product") not in PRODUCTS:  # "none" (the NLU's «no product») or anything else means not set
         data.pop("product", None)
     if isinstance(data.get("asked"), str):
         data["asked"] = [data["asked"]]
