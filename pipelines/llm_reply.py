@@ -37,13 +37,12 @@ from pipelines.dialog.types import Decision, Knowledge, Reply
 from pipelines.llm_usage import UsageTag, write_buffered
 from pipelines.runtime import Runtime
 from pipelines.understand.types import Understanding
-from voronka.vocabulary import PACKAGE_TITLES, PACKAGES, PRODUCT_INFO, PRODUCTS, product_title
+from voronka.vocabulary import KNOWLEDGE_INTENTS, PACKAGE_TITLES, PACKAGES, PRODUCT_INFO, PRODUCTS, product_title
 
 if TYPE_CHECKING:
     from db.rate_table import RateTable
     from integrations.llm.router import LLMResult
 
-LLM_REPLY_INTENTS: tuple[str, ...] = ("product_info", "faq", "objection")
 MAX_ANSWER_CHARS = 700
 MAX_TOKENS = 400
 HISTORY_MESSAGES = 8
@@ -229,7 +228,7 @@ def _timeouts(deps: Runtime) -> tuple[float, float]:
 def llm_answer(deps: Runtime, decision: Decision, inp: ReplyInput,
                usage: UsageTag | None = None) -> tuple[Decision, ReplyOutcome]:
     """The decision with its knowledge answer written by the LLM, or unchanged (see the module docstring)."""
-    if (deps.llm is None or inp.understanding.intent not in LLM_REPLY_INTENTS or not inp.knowledge
+    if (deps.llm is None or inp.understanding.intent not in KNOWLEDGE_INTENTS or not inp.knowledge
             or not inp.text.strip() or decision.handoff is not None):
         return decision, ReplyOutcome(False, "not_applicable")
     offline = compose_answer(inp.knowledge)

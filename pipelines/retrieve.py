@@ -10,8 +10,8 @@ from pipelines.knowledge.cache import SearchCache
 from pipelines.knowledge.search import search
 from pipelines.runtime import Runtime
 from pipelines.understand.types import Understanding
+from voronka.vocabulary import KNOWLEDGE_INTENTS
 
-RETRIEVAL_INTENTS = ("product_info", "faq", "objection")
 DOC_TYPES_BY_INTENT = {"objection": ["script", "case", "usp", "faq"], "faq": ["faq", "policy", "usp", "service"],
                        "product_info": ["service", "usp", "case", "faq"]}
 
@@ -20,7 +20,7 @@ def retrieve(deps: Runtime, session: Session, understanding: Understanding, text
              *, top_k: int = 3) -> list[Knowledge]:
     """Best chunks for the question, or [] when the intent needs none. A failing search degrades to [] (logged):
     it runs in a savepoint so the conversation's transaction stays usable."""
-    if understanding.intent not in RETRIEVAL_INTENTS or not text.strip():
+    if understanding.intent not in KNOWLEDGE_INTENTS or not text.strip():
         return []
     try:
         with session.begin_nested():

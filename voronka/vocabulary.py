@@ -159,6 +159,8 @@ class Intent(StrEnum):
 
 
 INTENTS: Final[tuple[Intent, ...]] = tuple(Intent)
+# Questions answered from the knowledge base: chunks are retrieved for them, and the LLM answers them when set up.
+KNOWLEDGE_INTENTS: Final[tuple[Intent, ...]] = (Intent.PRODUCT_INFO, Intent.FAQ, Intent.OBJECTION)
 
 
 class Emotion(StrEnum):

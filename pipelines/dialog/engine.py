@@ -31,6 +31,7 @@ from loguru import logger
 
 from voronka.vocabulary import (
     CHANNELS,
+    KNOWLEDGE_INTENTS,
     PACKAGE_TITLES,
     PACKAGES,
     PRODUCT_INFO,
@@ -410,7 +411,7 @@ def _after_input(t: _Turn) -> None:
     if snapshot is not None and brief_complete(t.brief) and pricing_snapshot(t.brief) != snapshot:
         _recalculate(t, snapshot)
         return
-    if t.product_set and t.inp.understanding.intent in ("product_info", "faq", "objection"):
+    if t.product_set and t.inp.understanding.intent in KNOWLEDGE_INTENTS:
         pass  # the answer itself is about the product
     elif t.product_set and (t.inp.text or "").rstrip().endswith("?"):
         product = t.brief["product"]
@@ -448,7 +449,7 @@ def _route_intent(t: _Turn, intent: str, text: str) -> None:
             t.say(texts.PRICE_AGAIN.format(n=n, questions=plural(n, "вопрос", "вопроса", "вопросов")))
         else:
             t.say(texts.PRICE_DEPENDS + " " + _from_price(t) + " " + texts.PRICE_CONTINUE)
-    elif intent in ("product_info", "faq", "objection"):
+    elif intent in KNOWLEDGE_INTENTS:
         answer = compose_answer(t.inp.knowledge)
         if not answer:
             answer = _fallback_answer(t, intent, text, u.product)

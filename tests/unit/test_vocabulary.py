@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from db.rate_table import DEFAULT_RATES
+from pipelines import retrieve
 from pipelines.dialog import texts
 from pipelines.document import context as document_context
 from pipelines.price import engine as price_engine
@@ -144,6 +145,7 @@ def test_stage_rank_follows_the_funnel() -> None:
     ("document HOSTING", document_context.HOSTING, set(v.Hosting)),
     ("document SLA", document_context.SLA, set(v.Sla)),
     ("document DEADLINES", document_context.DEADLINES, set(v.Deadline)),
+    ("retrieve DOC_TYPES_BY_INTENT", retrieve.DOC_TYPES_BY_INTENT, set(v.KNOWLEDGE_INTENTS)),
 ])
 def test_term_keyed_tables_cover_the_term(name: str, table: dict[str, object], keys: set[str]) -> None:
     assert set(table) == keys, name
