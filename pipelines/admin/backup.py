@@ -23,6 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from loguru import logger
 
+from db.embedded import EmbeddedError, pg_tool
+from db.migrate import current_heads
+
 DUMP_NAME = "database.dump"
 DOCS_NAME = "documents"
 MANIFEST = "manifest.json"
@@ -50,8 +53,6 @@ def libpq_url(database_url: str) -> str:
 
 
 def _tool(name: str) -> str:
-    from db.embedded import EmbeddedError, pg_tool
-
     try:
         return pg_tool(name)
     except EmbeddedError:
@@ -114,8 +115,6 @@ def backup(database_url: str, documents_dir: Path, backup_root: Path, *, now: da
 
 def _schema_head(database_url: str) -> list[str]:
     try:
-        from db.migrate import current_heads
-
         return sorted(current_heads(database_url))
     except Exception as exc:  # the manifest is informative; the dump itself is what matters
         logger.warning("backup: schema head unknown: {}", type(exc).__name__)
