@@ -22,7 +22,7 @@ from sqlmodel import Session
 from db.models import Event
 
 if TYPE_CHECKING:
-    from integrations.llm.router import LLMResult
+    from integrations.llm.router import LLMResult, LLMRouter
 
 EVENT_KIND = "llm_usage"
 
@@ -132,7 +132,7 @@ def make_usage_sink(engine: Engine | None) -> UsageSinkFn:
 class TaggedLLM:
     """The router as ``pipelines.understand.llm_refine`` sees it (``complete_json``), every call tagged for usage."""
 
-    def __init__(self, llm: Any, tag: UsageTag) -> None:
+    def __init__(self, llm: LLMRouter, tag: UsageTag) -> None:
         self._llm = llm
         self.tag = tag
 
