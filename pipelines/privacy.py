@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis as redis_lib
 import sqlalchemy as sa
 from loguru import logger
 from sqlmodel import Session, col, select
@@ -116,7 +117,7 @@ class EraseReport:
                 "files_removed": self.files_removed, "outbox": self.outbox, "events_scrubbed": self.events_scrubbed}
 
 
-def erase_lead(session: Session, lead_id: int, *, documents_dir: Path, redis: Any = None,
+def erase_lead(session: Session, lead_id: int, *, documents_dir: Path, redis: redis_lib.Redis | None = None,
                reason: str = "request") -> EraseReport:
     """Erase the personal data of the client of ``lead_id`` (all their leads). The caller commits.
 
@@ -186,7 +187,7 @@ def expired_leads(session: Session, retention_days: int, *, limit: int = 200) ->
     return [int(r.id) for r in rows]
 
 
-def purge_expired(engine: Any, retention_days: int, *, documents_dir: Path, redis: Any = None,
+def purge_expired(engine: sa.Engine, retention_days: int, *, documents_dir: Path, redis: redis_lib.Redis | None = None,
                   batch: int = 200) -> int:
     """Erase every lead past retention, one client per transaction. Returns how many leads were erased."""
     erased = 0

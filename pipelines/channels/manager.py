@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from loguru import logger
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from db.engine import session_scope
@@ -116,7 +117,7 @@ def _on_reply(session: Session, row: ManagerUpdate, message: dict[str, Any], out
     out.outbox.extend((i, "message") for i in ids)
 
 
-def handle_manager_update(engine: Any, update_row_id: int) -> ManagerOutcome:
+def handle_manager_update(engine: Engine, update_row_id: int) -> ManagerOutcome:
     """Process one stored managers' chat update (once). Network calls are the caller's, after the commit."""
     out = ManagerOutcome()
     with session_scope(engine) as session:
@@ -137,7 +138,7 @@ HOLD_EVENTS = ("handoff", "taken_over")
 FORWARD_WINDOW_HOURS = 24
 
 
-def forward_held_messages(engine: Any, limit: int = 200) -> list[tuple[int, str]]:
+def forward_held_messages(engine: Engine, limit: int = 200) -> list[tuple[int, str]]:
     """Forward to the managers' chat every client message a held conversation received since it was taken (the
     channel actor forwards Avito/Telegram messages at once; this catches the rest, e.g. the site chat)."""
     created: list[tuple[int, str]] = []
