@@ -9,12 +9,10 @@ from typing import Any
 import dramatiq
 import pytest
 
-from tests.browser.test_admin import browser, new_page, screenshot_dir, wait_until
-from tests.integration.test_admin_auth import PASSWORD, make_user
-from tests.integration.test_admin_queues import TRACEBACK, dead_letter, message
+from tests.support.admin import PASSWORD, TRACEBACK, dead_letter, make_user, message
+from tests.support.browser import new_page, screenshot_dir, wait_until
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the fixture, imported for this module's tests
 
 
 def cell(queue: str, state: str) -> str:

@@ -5,42 +5,18 @@ never into the repository."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from tests.support.browser import DESKTOP, screenshot_dir
+
 pytestmark = pytest.mark.browser
 
-import playwright.async_api as playwright_api  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
 CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-
-
-def screenshot_dir() -> Path:
-    path = Path(os.environ.get("VORONKA_SCREENSHOTS") or Path(tempfile.gettempdir()) / "voronka-screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        raise AssertionError("Debian's chromium is needed: apt-get install -y chromium (.ci/run does it)")
-    async with playwright_api.async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture

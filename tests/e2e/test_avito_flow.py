@@ -19,29 +19,11 @@ from sqlmodel import Session, select
 from db.models import Event, Lead, Message, Outbox
 from tests.fakes.avito_fake import AvitoFake
 from tests.fakes.telegram_fake import TelegramFake
-from tests.integration.test_channel_support import (
-    AVITO_PATH,
-    AVITO_SECRET,
-    MANAGERS_CHAT,
-    avito_event,
-    avito_fake,  # noqa: F401
-    channel_values,
-    tg_fake,  # noqa: F401
-    worker_env,
-)
+from tests.support.channels import AVITO_PATH, AVITO_SECRET, MANAGERS_CHAT, avito_event
 
 LAWYER_ITEM = {"id": 4242, "title": "ИИ-Юрист для юридических фирм: проверка договоров за минуты",
                "price_string": "от 150 000 ₽", "url": "https://www.avito.ru/moskva/predlozheniya_uslug/4242"}
-
-
-@pytest.fixture
-def settings(settings, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return settings.model_copy(update=channel_values(avito_fake, tg_fake))
-
-
-@pytest.fixture
-def worker(start_worker, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return start_worker(**worker_env(avito_fake, tg_fake))
+pytestmark = pytest.mark.channel_fakes
 
 
 async def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -64,7 +46,7 @@ def sent_requests(avito: AvitoFake, chat_id: str) -> list[Any]:
 
 
 async def test_listing_preselects_the_product_and_reply_goes_out_with_the_token(  # type: ignore[no-untyped-def]
-        client, worker, avito_fake: AvitoFake, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, avito_fake: AvitoFake, tg_fake: TelegramFake, engine) -> None:
     avito_fake.add_chat("chat-law", item=LAWYER_ITEM)
     await webhook(client, avito_event("chat-law", "Здравствуйте, актуально?", item_id=4242))
     texts = await wait_for(lambda: avito_fake.sent_texts("chat-law"), what="a reply on Avito")
@@ -93,7 +75,7 @@ async def test_listing_preselects_the_product_and_reply_goes_out_with_the_token(
 
 
 async def test_429_then_success_and_token_revoked_mid_flow(  # type: ignore[no-untyped-def]
-        client, worker, avito_fake: AvitoFake, engine) -> None:  # noqa: F811
+        client, worker, avito_fake: AvitoFake, engine) -> None:
     avito_fake.add_chat("chat-429", item=LAWYER_ITEM)
     avito_fake.fail_next("/chats/chat-429/messages", 429, times=1, retry_after=0.2)
     await webhook(client, avito_event("chat-429", "Здравствуйте", item_id=4242))
@@ -112,7 +94,7 @@ async def test_429_then_success_and_token_revoked_mid_flow(  # type: ignore[no-u
 
 
 async def test_redelivered_webhook_is_answered_once(  # type: ignore[no-untyped-def]
-        client, worker, avito_fake: AvitoFake) -> None:  # noqa: F811
+        client, worker, avito_fake: AvitoFake) -> None:
     avito_fake.add_chat("chat-dup")
     body = avito_event("chat-dup", "Здравствуйте, актуально?")
     await asyncio.gather(webhook(client, body), webhook(client, body))
@@ -123,7 +105,7 @@ async def test_redelivered_webhook_is_answered_once(  # type: ignore[no-untyped-
 
 
 async def test_voice_gets_a_polite_text_request_and_the_file_url_is_kept(  # type: ignore[no-untyped-def]
-        client, worker, avito_fake: AvitoFake, engine) -> None:  # noqa: F811
+        client, worker, avito_fake: AvitoFake, engine) -> None:
     avito_fake.add_chat("chat-voice")
     avito_fake.voices["voice-9"] = "https://avito.example/voice/voice-9.m4a"
     await webhook(client, avito_event("chat-voice", None, msg_type="voice",
@@ -137,7 +119,7 @@ async def test_voice_gets_a_polite_text_request_and_the_file_url_is_kept(  # typ
 
 
 async def test_undeliverable_reply_alerts_the_managers(  # type: ignore[no-untyped-def]
-        client, worker, avito_fake: AvitoFake, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, avito_fake: AvitoFake, tg_fake: TelegramFake, engine) -> None:
     # the chat does not exist at the fake: sending answers 404 (not retryable)
     await webhook(client, avito_event("chat-gone", "Здравствуйте"))
     texts = await wait_for(lambda: [t for t in tg_fake.texts(MANAGERS_CHAT) if "не доставлено" in t],

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.support.deals are parameters here
 """The whole sale offline, through the site chat API with a real worker process and the local fakes:
 brief → quote → Оптимум → КП PDF → a consultation slot → a payment link → a YooKassa notification from an allowed
 address → paid in our database and in amoCRM, letters received by a real SMTP server."""
@@ -7,29 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlmodel import Session, select
 
 from db.models import Booking, Event, Lead, Payment
-from tests.e2e.test_dialog_flow import Visitor, joined
-from tests.support.deals import Fakes, Mailbox, fakes, mailbox, rsa_key  # noqa: F401 - fixtures
+from tests.support.deal_fakes import Fakes, Mailbox
+from tests.support.site import Visitor, joined
 
 PUBLIC_URL = "https://voronka.example"
 YOOKASSA_NET = "185.71.76.10"
-
-
-@pytest.fixture
-async def web(settings, services, broker, clean_db, redis_client) -> AsyncIterator[TestClient[Any, Any]]:
-    from web.app import create_app
-
-    updated = settings.model_copy(update={"TRUSTED_PROXIES": ["127.0.0.1/32"], "VORONKA_PUBLIC_URL": PUBLIC_URL})
-    app = create_app(updated, database_url=services[0], redis_url=services[1], broker=broker)
-    async with TestClient(TestServer(app)) as client:
-        yield client
+pytestmark = pytest.mark.settings(TRUSTED_PROXIES=["127.0.0.1/32"], VORONKA_PUBLIC_URL=PUBLIC_URL)
 
 
 ANSWERS = (("сфер", "Юридическая фирма"), ("задач", "Проверка договоров"), ("интеграц", "Интеграций нет"),
@@ -68,11 +58,11 @@ def buttons(replies: list[dict[str, Any]]) -> dict[str, str]:
     return {b["callback"]: b["text"] for r in replies for b in r["buttons"]}
 
 
-async def test_site_client_from_brief_to_paid(web: TestClient[Any, Any], start_worker, fakes: Fakes,
+async def test_site_client_from_brief_to_paid(client: TestClient[Any, Any], start_worker, fakes: Fakes,
                                               mailbox: tuple[Mailbox, int], engine) -> None:
     box, smtp_port = mailbox
     start_worker(**fakes.env(smtp_port), VORONKA_PUBLIC_URL=PUBLIC_URL)
-    visitor = Visitor(web, "happy-path")
+    visitor = Visitor(client, "happy-path")
     await visitor.say("Здравствуйте")
     text = joined(await visitor.say("Нужен ИИ-юрист на 40 юристов, в облаке, стандартный срок"))
     replies: list[dict[str, Any]] = []
@@ -89,7 +79,7 @@ async def test_site_client_from_brief_to_paid(web: TestClient[Any, Any], start_w
     seen = await visitor.say(callback="doc:proposal", timeout=60)
     proposal = await wait_for(visitor, lambda m: bool(m["attachments"]), seen=seen)
     [pdf] = proposal["attachments"]
-    response = await web.get("/" + pdf["url"].split("/", 3)[3])
+    response = await client.get("/" + pdf["url"].split("/", 3)[3])
     assert response.status == 200 and (await response.read()).startswith(b"%PDF")
 
     # a consultation: five free slots, the first one booked
@@ -107,13 +97,13 @@ async def test_site_client_from_brief_to_paid(web: TestClient[Any, Any], start_w
     link_message = await wait_for(visitor, lambda m: "/pay/" in m["text"], seen=seen)
     link = next(w for w in link_message["text"].split() if w.startswith(PUBLIC_URL + "/pay/"))
     assert link_message["attachments"] and link_message["attachments"][0]["name"].startswith("Счёт")
-    response = await web.get(link.removeprefix(PUBLIC_URL), allow_redirects=False)
+    response = await client.get(link.removeprefix(PUBLIC_URL), allow_redirects=False)
     assert response.status == 302 and response.headers["Location"].startswith("https://yoomoney.ru/checkout/")
     [provider_id] = list(fakes.yookassa.payments)
     fakes.yookassa.succeed(provider_id)
     notification = fakes.yookassa.notification(provider_id, "payment.succeeded")
-    response = await web.post("/api/v1/webhooks/yookassa", json=notification,
-                              headers={"X-Forwarded-For": YOOKASSA_NET})
+    response = await client.post("/api/v1/webhooks/yookassa", json=notification,
+                                 headers={"X-Forwarded-For": YOOKASSA_NET})
     assert response.status == 200
     thanks = await wait_for(visitor, lambda m: "получена" in m["text"])
     assert "спасибо" in thanks["text"].lower()

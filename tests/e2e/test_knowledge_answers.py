@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.test_dialog_flow import Visitor, joined
+from tests.support.site import Visitor, joined
 
 
 async def test_faq_and_objection_answers_come_from_the_knowledge_base(client, knowledge, start_worker) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,34 +22,28 @@ from integrations.llm.pricing import cost_usd
 from pipelines.dialog import texts
 from pipelines.knowledge.embedders import OfflineEmbedder
 from pipelines.knowledge.ingest import ingest_path
-from tests.e2e.test_dialog_flow import Visitor, joined
 from tests.fakes.anthropic_fake import AnthropicFake
 from tests.fakes.openai_fake import OpenAIFake
+from tests.support.llm import ANTHROPIC_KEY, OPENAI_KEY
+from tests.support.site import Visitor, joined
 
 ROOT = Path(__file__).resolve().parents[2]
-OPENAI_KEY = "k"
-ANTHROPIC_KEY = "ak"
 QUESTION = "Где будут храниться наши данные?"
 LLM_ANSWER = "Всё хранится в России: в Yandex Cloud (регион ru-central1) или целиком на ваших серверах."
 NO_CHANGE = json.dumps({})  # an understanding answer with nothing to add: the offline result stands
 
 
-@pytest.fixture
-async def openai_fake() -> AsyncIterator[OpenAIFake]:
-    async with OpenAIFake(api_keys={OPENAI_KEY}, models={"gpt-4o-mini"}) as fake:
-        fake.default_json_answer = NO_CHANGE
-        yield fake
+@pytest.fixture(autouse=True)
+def understanding_adds_nothing(request: pytest.FixtureRequest) -> None:
+    """Unless a test scripts it, the LLM fakes' JSON (understanding) answer adds nothing."""
+    for name in ("openai_fake", "anthropic_fake"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).default_json_answer = NO_CHANGE
 
 
 @pytest.fixture
-async def anthropic_fake() -> AsyncIterator[AnthropicFake]:
-    async with AnthropicFake(api_keys={ANTHROPIC_KEY}, models={"claude-3-5-sonnet-latest"}) as fake:
-        fake.default_json_answer = NO_CHANGE
-        yield fake
-
-
-@pytest.fixture
-async def knowledge(clean_db: Engine) -> None:
+async def offline_knowledge(clean_db: Engine) -> None:
+    """The knowledge base ingested with the offline embedder."""
     def ingest() -> None:
         with Session(clean_db) as session:
             ingest_path(session, ROOT / "knowledge_base", embedder=OfflineEmbedder())
@@ -83,7 +76,7 @@ def usage_events(engine: Engine) -> list[Event]:
 
 
 async def test_a_faq_question_is_answered_by_the_llm_and_the_brief_continues(
-        client: Any, start_worker: Any, openai_fake: OpenAIFake, knowledge: None, clean_db: Engine) -> None:
+        client: Any, start_worker: Any, openai_fake: OpenAIFake, offline_knowledge: None, clean_db: Engine) -> None:
     start_worker(**llm_env(openai_fake))
     visitor = Visitor(client, "llm-faq")
     await to_the_brief(visitor)
@@ -110,7 +103,7 @@ async def test_a_faq_question_is_answered_by_the_llm_and_the_brief_continues(
 
 
 async def test_an_invented_price_is_replaced_by_the_offline_answer(
-        client: Any, start_worker: Any, openai_fake: OpenAIFake, knowledge: None) -> None:
+        client: Any, start_worker: Any, openai_fake: OpenAIFake, offline_knowledge: None) -> None:
     start_worker(**llm_env(openai_fake))
     visitor = Visitor(client, "llm-price")
     await to_the_brief(visitor)
@@ -123,7 +116,7 @@ async def test_an_invented_price_is_replaced_by_the_offline_answer(
 
 
 async def test_openai_500_anthropic_answers(client: Any, start_worker: Any, openai_fake: OpenAIFake,
-                                            anthropic_fake: AnthropicFake, knowledge: None,
+                                            anthropic_fake: AnthropicFake, offline_knowledge: None,
                                             clean_db: Engine) -> None:
     start_worker(**llm_env(openai_fake, anthropic_fake))
     visitor = Visitor(client, "llm-failover")
@@ -140,7 +133,7 @@ async def test_openai_500_anthropic_answers(client: Any, start_worker: Any, open
 
 async def test_all_providers_down_the_client_still_gets_the_offline_answer(
         client: Any, start_worker: Any, openai_fake: OpenAIFake, anthropic_fake: AnthropicFake,
-        knowledge: None) -> None:
+        offline_knowledge: None) -> None:
     start_worker(**llm_env(openai_fake, anthropic_fake))
     visitor = Visitor(client, "llm-down")
     await to_the_brief(visitor)

@@ -16,27 +16,9 @@ from sqlmodel import Session, select
 
 from db.models import Event, Lead, Outbox
 from tests.fakes.telegram_fake import TelegramFake
-from tests.integration.test_channel_support import (
-    MANAGERS_CHAT,
-    TG_PATH,
-    TG_SECRET,
-    avito_fake,  # noqa: F401
-    channel_values,
-    tg_callback,
-    tg_fake,  # noqa: F401
-    tg_message,
-    worker_env,
-)
+from tests.support.channels import MANAGERS_CHAT, TG_PATH, TG_SECRET, tg_callback, tg_message
 
-
-@pytest.fixture
-def settings(settings, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return settings.model_copy(update=channel_values(avito_fake, tg_fake))
-
-
-@pytest.fixture
-def worker(start_worker, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return start_worker(**worker_env(avito_fake, tg_fake))
+pytestmark = pytest.mark.channel_fakes
 
 
 class TgUser:
@@ -83,7 +65,7 @@ def buttons(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_message_reply_keyboard_typing_and_answered_callback(  # type: ignore[no-untyped-def]
-        client, worker, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, tg_fake: TelegramFake, engine) -> None:
     user = TgUser(client, tg_fake, 70001)
     answers = await user.say("/start")
     assert "Здравствуйте" in joined(answers)
@@ -99,7 +81,7 @@ async def test_message_reply_keyboard_typing_and_answered_callback(  # type: ign
         assert lead.product == "ai_lawyer" and lead.source_tag == "telegram-lead"
 
 
-async def test_proposal_pdf_arrives_as_a_document(client, worker, tg_fake: TelegramFake) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_proposal_pdf_arrives_as_a_document(client, worker, tg_fake: TelegramFake) -> None:  # type: ignore[no-untyped-def]
     user = TgUser(client, tg_fake, 70002)
     await user.say("Здравствуйте")
     text = joined(await user.say("Нужен ИИ-юрист на 40 юристов, on-prem, нужно за неделю"))
@@ -124,7 +106,7 @@ async def test_proposal_pdf_arrives_as_a_document(client, worker, tg_fake: Teleg
 
 
 async def test_blocked_bot_marks_the_lead_and_stops_sending(  # type: ignore[no-untyped-def]
-        client, worker, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, tg_fake: TelegramFake, engine) -> None:
     user = TgUser(client, tg_fake, 70003)
     await user.say("/start")
     tg_fake.block_chat(70003)
@@ -149,7 +131,7 @@ async def test_blocked_bot_marks_the_lead_and_stops_sending(  # type: ignore[no-
 
 
 async def test_429_retry_after_is_waited_out_and_the_reply_sent_once(  # type: ignore[no-untyped-def]
-        client, worker, tg_fake: TelegramFake) -> None:  # noqa: F811
+        client, worker, tg_fake: TelegramFake) -> None:
     tg_fake.fail_next("sendMessage", 429, retry_after=1, chat_id=70004)
     user = TgUser(client, tg_fake, 70004)
     started = time.monotonic()

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_admin_auth import make_user, token_for
+from tests.support.admin import make_user, token_for
 from web import keys
 
 pytestmark = pytest.mark.fault

@@ -15,27 +15,14 @@ import pytest
 from sqlalchemy import text
 
 from tests.fakes.avito_fake import AvitoFake
-from tests.integration.test_channel_support import (
-    AVITO_PATH,
-    AVITO_SECRET,
-    avito_event,
-    avito_fake,  # noqa: F401
-    channel_values,
-    tg_fake,  # noqa: F401
-    worker_env,
-)
+from tests.support.channels import AVITO_PATH, AVITO_SECRET, avito_event, worker_env
 
 CHATS = [f"flaky-{n}" for n in range(6)]
-pytestmark = pytest.mark.fault
-
-
-@pytest.fixture
-def settings(settings, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return settings.model_copy(update=channel_values(avito_fake, tg_fake))
+pytestmark = [pytest.mark.fault, pytest.mark.channel_fakes]
 
 
 async def test_avito_failing_half_the_time_loses_nothing_and_sends_nothing_twice(  # type: ignore[no-untyped-def]
-        client, start_worker, avito_fake: AvitoFake, tg_fake, engine) -> None:  # noqa: F811
+        client, start_worker, avito_fake: AvitoFake, tg_fake, engine) -> None:
     start_worker(**worker_env(avito_fake, tg_fake), VORONKA_INBOX_SWEEP_SECONDS="2")
     avito_fake.flaky("/accounts/", status=500, every=2)  # half of all Messenger calls fail
     for chat in CHATS:

@@ -91,7 +91,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture
-async def web(stack: Stack, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
+async def stack_web(stack: Stack, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     from voronka.settings import Settings
     from web.app import create_app
     from workers.broker import setup_broker
@@ -176,23 +176,23 @@ async def wait_all_answered(stack: Stack, visitors: list[str], timeout: float = 
         await asyncio.sleep(0.5)
 
 
-async def assert_answered_once(stack: Stack, web: TestClient[Any, Any], visitors: list[str]) -> None:
+async def assert_answered_once(stack: Stack, stack_web: TestClient[Any, Any], visitors: list[str]) -> None:
     await wait_all_answered(stack, visitors)
     await asyncio.sleep(3)  # time for a wrongly repeated job to show up
     assert duplicate_outbox_keys(stack.database_url) == 0
     for visitor in visitors:
-        response = await web.get("/api/v1/site/messages", params={"session_id": visitor})
+        response = await stack_web.get("/api/v1/site/messages", params={"session_id": visitor})
         messages = (await response.json())["messages"]
         assert [m["role"] for m in messages].count("client") == 1, visitor
         replies = [m["text"] for m in messages if m["role"] == "assistant"]
         assert replies and len(replies) == len(set(replies)), f"{visitor}: {replies}"
 
 
-async def test_worker_killed_in_the_middle_of_several_pipelines(stack: Stack, web) -> None:  # type: ignore[no-untyped-def]
+async def test_worker_killed_in_the_middle_of_several_pipelines(stack: Stack, stack_web) -> None:  # type: ignore[no-untyped-def]
     slow = stack.process("worker", "worker started", VORONKA_FAULT_PIPELINE_DELAY="30")
     visitors = [f"kill-{i}" for i in range(6)]
     for visitor in visitors:
-        await send(web, visitor, "Здравствуйте! Сколько стоит ИИ-юрист?")
+        await send(stack_web, visitor, "Здравствуйте! Сколько стоит ИИ-юрист?")
     broker_redis = redis_lib.Redis.from_url(stack.redis_url)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # several jobs are in the worker's hands (unacknowledged)...
@@ -206,17 +206,17 @@ async def test_worker_killed_in_the_middle_of_several_pipelines(stack: Stack, we
     assert all(n == 0 for counts in replies_per_inbound(stack.database_url).values() for n in counts)
     stack.process("worker", "worker started")
     stack.process("scheduler", "scheduler started")
-    await assert_answered_once(stack, web, visitors)
+    await assert_answered_once(stack, stack_web, visitors)
 
 
-async def test_redis_killed_and_restarted_under_traffic(stack: Stack, web) -> None:  # type: ignore[no-untyped-def]
+async def test_redis_killed_and_restarted_under_traffic(stack: Stack, stack_web) -> None:  # type: ignore[no-untyped-def]
     stack.process("worker", "worker started")
     stack.process("scheduler", "scheduler started")
     visitors = [f"redis-{i}" for i in range(12)]
 
     async def traffic() -> None:
         for visitor in visitors:
-            await send(web, visitor, "Нужен ИИ-аналитик для отдела продаж")
+            await send(stack_web, visitor, "Нужен ИИ-аналитик для отдела продаж")
             await asyncio.sleep(0.25)
 
     REFUSED.clear()
@@ -225,17 +225,17 @@ async def test_redis_killed_and_restarted_under_traffic(stack: Stack, web) -> No
     await asyncio.to_thread(stack.restart_redis, 2.0)
     await sender
     assert REFUSED, "the outage did not hit the traffic: the test proves nothing"
-    await assert_answered_once(stack, web, visitors)
+    await assert_answered_once(stack, stack_web, visitors)
 
 
-async def test_postgres_restarted_under_traffic(stack: Stack, web) -> None:  # type: ignore[no-untyped-def]
+async def test_postgres_restarted_under_traffic(stack: Stack, stack_web) -> None:  # type: ignore[no-untyped-def]
     stack.process("worker", "worker started")
     stack.process("scheduler", "scheduler started")
     visitors = [f"pg-{i}" for i in range(12)]
 
     async def traffic() -> None:
         for visitor in visitors:
-            await send(web, visitor, "Хочу ИИ-менеджера для Avito")
+            await send(stack_web, visitor, "Хочу ИИ-менеджера для Avito")
             await asyncio.sleep(0.25)
 
     REFUSED.clear()
@@ -244,4 +244,4 @@ async def test_postgres_restarted_under_traffic(stack: Stack, web) -> None:  # t
     await asyncio.to_thread(stack.restart_postgres, 2.0)
     await sender
     assert REFUSED, "the outage did not hit the traffic: the test proves nothing"
-    await assert_answered_once(stack, web, visitors)
+    await assert_answered_once(stack, stack_web, visitors)

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from db.models import Client, Conversation, Event, Lead, Message, Payment, utcnow
 from pipelines import analytics
-from tests.integration.test_admin_auth import make_user, token_for
+from tests.support.admin import make_user, token_for
 
 STAGE_PATH = ("qualified", "brief_done", "quoted", "booked", "paid")
 

@@ -17,26 +17,13 @@ from sqlmodel import Session, select
 
 from db.models import Booking, Client, Conversation, Document, Event, FailedJob, Lead, Message, Outbox, Payment, utcnow
 from db.models_pricing import PriceChange
-from tests.integration.test_admin_auth import PASSWORD, make_user, token_for
+from tests.support.admin import PASSWORD, lead_of, make_user, site_say, token_for
 from web import keys
 
 
 async def auth(client, engine, role: str = "admin", username: str = "anna") -> dict[str, str]:  # type: ignore[no-untyped-def]
     make_user(engine, username, role=role)
     return {"Authorization": f"Bearer {await token_for(client, username)}"}
-
-
-async def site_say(client, session_id: str, text: str) -> int:  # type: ignore[no-untyped-def]
-    response = await client.post("/api/v1/site/messages", json={"session_id": session_id, "text": text})
-    assert response.status == 202
-    return int((await response.json())["message_id"])
-
-
-def lead_of(engine, message_id: int) -> int:  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        message = session.get(Message, message_id)
-        assert message is not None
-        return message.lead_id
 
 
 def add_telegram_conversation(engine, lead_id: int, text: str) -> None:  # type: ignore[no-untyped-def]

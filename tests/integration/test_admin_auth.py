@@ -11,22 +11,9 @@ import pytest
 from sqlmodel import Session, select
 
 from db.models_ops import AdminUser
+from tests.support.admin import PASSWORD, make_user, token_for
 from voronka.settings import Settings, SettingsError, load_settings
 from web.admin.auth import create_user, hash_password, verify_password
-
-PASSWORD = "correct horse battery"
-
-
-def make_user(engine, username: str = "anna", password: str = PASSWORD, role: str = "admin") -> None:  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        create_user(session, username, password, role=role)
-        session.commit()
-
-
-async def token_for(client, username: str = "anna", password: str = PASSWORD) -> str:  # type: ignore[no-untyped-def]
-    response = await client.post("/api/v1/admin/token", json={"username": username, "password": password})
-    assert response.status == 200, await response.text()
-    return str((await response.json())["access_token"])
 
 
 async def test_token_flow_and_401s(client, settings: Settings, clean_db) -> None:  # type: ignore[no-untyped-def]

@@ -8,42 +8,20 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import dramatiq
 import jwt
 import pytest
-import redis.asyncio as aioredis
 from dramatiq.brokers.redis import RedisBroker
 from sqlmodel import Session, col, select
 
 from pipelines.admin import queues
 from pipelines.admin.paging import PageRequest
+from tests.support.admin import TRACEBACK, dead_letter, login, make_user, message
 from voronka.errors import Conflict, NotFound
 
 NS = "voronka"
-TRACEBACK = 'Traceback (most recent call last):\n  File "x.py", line 1, in sweep\nRuntimeError: channel is down\n'
-
-
-@pytest.fixture
-async def aredis(redis_url: str, redis_client: Any) -> AsyncIterator[aioredis.Redis]:  # type: ignore[type-arg]
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-def message(actor: str = "maintenance.sweep", *args: Any, **options: Any) -> dramatiq.Message[Any]:
-    return dramatiq.Message(queue_name="maintenance", actor_name=actor, args=args, kwargs={}, options=options)
-
-
-def dead_letter(broker: RedisBroker, msg: dramatiq.Message[Any]) -> str:
-    """Dead-letter a message the way a worker does: enqueue, fetch (unacked), nack."""
-    sent = broker.enqueue(msg)
-    fetched = broker.do_fetch("maintenance", 1)
-    assert len(fetched) == 1
-    broker.do_nack("maintenance", sent.options["redis_message_id"])
-    return str(sent.options["redis_message_id"])
 
 
 def in_progress(broker: RedisBroker, msg: dramatiq.Message[Any]) -> str:
@@ -214,9 +192,6 @@ SECRET_TRACEBACK = ('Traceback (most recent call last):\n  File "workers/actors.
 
 async def logged_in(client, engine, role: str = "admin") -> tuple[dict[str, str], str]:  # type: ignore[no-untyped-def]
     """(cookies, csrf) of a fresh user with that role."""
-    from tests.integration.test_admin_auth import make_user
-    from tests.integration.test_admin_ui import login
-
     make_user(engine, role, role=role)
     token = await login(client, role)
     return {"voronka_admin": token}, str(jwt.decode(token, options={"verify_signature": False})["csrf"])

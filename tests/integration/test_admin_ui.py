@@ -9,18 +9,8 @@ import jwt
 from sqlmodel import Session
 
 from db.models import Lead
-from tests.integration.test_admin_api import lead_of, site_say
-from tests.integration.test_admin_auth import PASSWORD, make_user
+from tests.support.admin import PASSWORD, lead_of, login, make_user, site_say
 from workers.enqueue import enqueue
-
-
-async def login(client, username: str = "anna") -> str:  # type: ignore[no-untyped-def]
-    response = await client.post("/admin/login", data={"username": username, "password": PASSWORD,
-                                                       "next": "/admin/leads"}, allow_redirects=False)
-    assert response.status == 302 and response.headers["Location"] == "/admin/leads"
-    cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    return str(response.cookies["voronka_admin"].value)
 
 
 async def test_pages_redirect_to_login_and_login_sets_the_cookie(client, clean_db) -> None:  # type: ignore[no-untyped-def]

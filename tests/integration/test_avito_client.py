@@ -16,30 +16,10 @@ import redis.asyncio as aioredis
 from integrations.avito import AvitoClient, AvitoConfig, AvitoInbound, parse_webhook
 from integrations.text_split import split_text, utf16_len
 from tests.fakes.avito_fake import AvitoFake
+from tests.support.sleep import SleepRecorder
 from voronka.errors import NotConfigured, UpstreamError, ValidationError
 
 TOKEN_KEY = "voronka:avito:token"
-
-
-class SleepRecorder:
-    """Injected instead of asyncio.sleep: records the waits, returns at once."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
-
-
-@pytest.fixture
-async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    keys = await client.keys("voronka:avito:*")
-    if keys:
-        await client.delete(*keys)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
@@ -65,21 +45,16 @@ def config_for(fake: AvitoFake, **overrides: Any) -> AvitoConfig:
 
 
 @pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-def client(avito: AvitoFake, http: aiohttp.ClientSession, aredis: aioredis.Redis,
+def avito_client(avito: AvitoFake, http: aiohttp.ClientSession, aredis: aioredis.Redis,
            sleeps: SleepRecorder) -> AvitoClient:
     return AvitoClient(config_for(avito), session=http, redis=aredis, sleep=sleeps)
 
 
 # --- token ------------------------------------------------------------------------------------------
 async def test_token_is_obtained_once_and_shared_through_redis(
-        client: AvitoClient, avito: AvitoFake, aredis: aioredis.Redis) -> None:
-    await client.send_text("u2i-chat-1", "Здравствуйте!")
-    await client.mark_read("u2i-chat-1")
+        avito_client: AvitoClient, avito: AvitoFake, aredis: aioredis.Redis) -> None:
+    await avito_client.send_text("u2i-chat-1", "Здравствуйте!")
+    await avito_client.mark_read("u2i-chat-1")
     assert avito.token_calls == 1
     token_request = avito.calls_to("/token")[0]
     assert token_request.form == {"grant_type": "client_credentials", "client_id": avito.client_id,
@@ -114,10 +89,10 @@ async def test_racing_clients_make_a_single_token_call(avito: AvitoFake, aredis:
 
 
 async def test_expired_token_mid_flow_refreshes_once_and_delivers(
-        client: AvitoClient, avito: AvitoFake) -> None:
-    await client.send_text("u2i-chat-1", "Первое")
+        avito_client: AvitoClient, avito: AvitoFake) -> None:
+    await avito_client.send_text("u2i-chat-1", "Первое")
     avito.expire_all_tokens()
-    await client.send_text("u2i-chat-1", "После истечения токена")
+    await avito_client.send_text("u2i-chat-1", "После истечения токена")
 
     assert avito.token_calls == 2
     send_statuses = [r.status for r in avito.calls_to("/chats/u2i-chat-1/messages")]
@@ -126,31 +101,31 @@ async def test_expired_token_mid_flow_refreshes_once_and_delivers(
 
 
 async def test_many_calls_hitting_an_expired_token_refresh_it_once(
-        client: AvitoClient, avito: AvitoFake) -> None:
-    await client.mark_read("u2i-chat-1")
+        avito_client: AvitoClient, avito: AvitoFake) -> None:
+    await avito_client.mark_read("u2i-chat-1")
     avito.expire_all_tokens()
     avito.token_delay = 0.2
-    await asyncio.gather(*[client.send_text("u2i-chat-1", f"Текст {i}") for i in range(10)])
+    await asyncio.gather(*[avito_client.send_text("u2i-chat-1", f"Текст {i}") for i in range(10)])
     assert avito.token_calls == 2
     assert len(avito.sent_texts("u2i-chat-1")) == 10
 
 
 async def test_token_close_to_expiry_is_refreshed_before_use(
-        client: AvitoClient, avito: AvitoFake, aredis: aioredis.Redis) -> None:
-    await client.get_token()
-    assert await client.seconds_until_refresh() == pytest.approx(86400 - 3600, abs=60)
+        avito_client: AvitoClient, avito: AvitoFake, aredis: aioredis.Redis) -> None:
+    await avito_client.get_token()
+    assert await avito_client.seconds_until_refresh() == pytest.approx(86400 - 3600, abs=60)
     await aredis.pexpire(TOKEN_KEY, 30 * 60 * 1000)  # 30 minutes left: inside the one-hour window
-    assert await client.seconds_until_refresh() == 0
-    await client.mark_read("u2i-chat-1")
+    assert await avito_client.seconds_until_refresh() == 0
+    await avito_client.mark_read("u2i-chat-1")
     assert avito.token_calls == 2
     assert await aredis.ttl(TOKEN_KEY) > 86400 - 60
 
 
 async def test_bad_credentials_are_not_retried(avito: AvitoFake, http: aiohttp.ClientSession,
                                                aredis: aioredis.Redis, sleeps: SleepRecorder) -> None:
-    client = AvitoClient(config_for(avito, client_secret="wrong"), session=http, redis=aredis, sleep=sleeps)
+    avito_client = AvitoClient(config_for(avito, client_secret="wrong"), session=http, redis=aredis, sleep=sleeps)
     with pytest.raises(UpstreamError) as info:
-        await client.send_text("u2i-chat-1", "Привет")
+        await avito_client.send_text("u2i-chat-1", "Привет")
     assert info.value.retryable is False
     assert info.value.status_code == 401
     assert "invalid_client" in info.value.message
@@ -161,18 +136,18 @@ async def test_bad_credentials_are_not_retried(avito: AvitoFake, http: aiohttp.C
 
 async def test_missing_configuration_raises_not_configured(
         http: aiohttp.ClientSession, aredis: aioredis.Redis, settings: Any) -> None:
-    client = AvitoClient(settings, session=http, redis=aredis)  # the test settings have no Avito keys
-    assert client.configured is False
+    avito_client = AvitoClient(settings, session=http, redis=aredis)  # the test settings have no Avito keys
+    assert avito_client.configured is False
     with pytest.raises(NotConfigured):
-        await client.send_text("chat", "Привет")
+        await avito_client.send_text("chat", "Привет")
 
 
 # --- retries ----------------------------------------------------------------------------------------
 async def test_429_waits_retry_after_then_succeeds(
-        client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
-    await client.get_token()
+        avito_client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
+    await avito_client.get_token()
     avito.fail_next("/messages", 429, retry_after=7)
-    sent = await client.send_text("u2i-chat-1", "Повтор после 429")
+    sent = await avito_client.send_text("u2i-chat-1", "Повтор после 429")
     assert sleeps.calls == [7]
     assert [r.status for r in avito.calls_to("/chats/u2i-chat-1/messages")] == [429, 200]
     assert avito.sent_texts("u2i-chat-1") == ["Повтор после 429"]
@@ -180,11 +155,11 @@ async def test_429_waits_retry_after_then_succeeds(
 
 
 async def test_server_errors_use_exponential_backoff_then_give_up(
-        client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
-    await client.get_token()
+        avito_client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
+    await avito_client.get_token()
     avito.fail_next("/messages", 503, times=4)
     with pytest.raises(UpstreamError) as info:
-        await client.send_text("u2i-chat-1", "Не дойдёт")
+        await avito_client.send_text("u2i-chat-1", "Не дойдёт")
     assert info.value.retryable is True
     assert info.value.status_code == 503
     assert len(avito.calls_to("/chats/u2i-chat-1/messages")) == 4  # one try + MAX_RETRIES
@@ -195,18 +170,18 @@ async def test_server_errors_use_exponential_backoff_then_give_up(
 
 
 async def test_server_errors_three_times_then_success(
-        client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
-    await client.get_token()
+        avito_client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
+    await avito_client.get_token()
     avito.fail_next("/messages", 500, times=3)
-    await client.send_text("u2i-chat-1", "Дойдёт с четвёртой попытки")
+    await avito_client.send_text("u2i-chat-1", "Дойдёт с четвёртой попытки")
     assert len(sleeps.calls) == 3
     assert avito.sent_texts("u2i-chat-1") == ["Дойдёт с четвёртой попытки"]
 
 
 async def test_token_endpoint_outage_is_retried(
-        client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
+        avito_client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
     avito.fail_next("/token", 502, times=2)
-    await client.mark_read("u2i-chat-1")
+    await avito_client.mark_read("u2i-chat-1")
     assert avito.token_calls == 1  # the two 502s never reached the handler
     assert len(avito.calls_to("/token")) == 3
     assert len(sleeps.calls) == 2
@@ -214,20 +189,20 @@ async def test_token_endpoint_outage_is_retried(
 
 
 async def test_long_retry_after_is_left_to_the_queue(
-        client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
-    await client.get_token()
+        avito_client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
+    await avito_client.get_token()
     avito.fail_next("/read", 429, retry_after=600)
     with pytest.raises(UpstreamError) as info:
-        await client.mark_read("u2i-chat-1")
+        await avito_client.mark_read("u2i-chat-1")
     assert info.value.retryable is True
     assert info.value.retry_after == 600
     assert sleeps.calls == []
 
 
 async def test_client_errors_carry_avito_message_and_are_not_retried(
-        client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
+        avito_client: AvitoClient, avito: AvitoFake, sleeps: SleepRecorder) -> None:
     with pytest.raises(UpstreamError) as info:
-        await client.get_chat("no-such-chat")
+        await avito_client.get_chat("no-such-chat")
     assert info.value.retryable is False
     assert info.value.status_code == 404
     assert "Chat not found" in info.value.message
@@ -236,13 +211,13 @@ async def test_client_errors_carry_avito_message_and_are_not_retried(
 
 
 # --- messenger --------------------------------------------------------------------------------------
-async def test_long_text_is_split_on_sentences_in_order(client: AvitoClient, avito: AvitoFake) -> None:
+async def test_long_text_is_split_on_sentences_in_order(avito_client: AvitoClient, avito: AvitoFake) -> None:
     sentences = [f"Это предложение номер {i}, в нём рассказывается о пакете услуг ИИ-Менеджера." for i in
                  range(60)]
     text = " ".join(sentences)
     assert len(text) > 3 * 1000
 
-    sent = await client.send_text("u2i-chat-1", text)
+    sent = await avito_client.send_text("u2i-chat-1", text)
 
     parts = avito.sent_texts("u2i-chat-1")
     assert len(parts) == len(sent) >= 4
@@ -253,8 +228,8 @@ async def test_long_text_is_split_on_sentences_in_order(client: AvitoClient, avi
 
 
 async def test_fake_rejects_a_text_over_1000_characters(
-        client: AvitoClient, avito: AvitoFake, http: aiohttp.ClientSession) -> None:
-    token = await client.get_token()
+        avito_client: AvitoClient, avito: AvitoFake, http: aiohttp.ClientSession) -> None:
+    token = await avito_client.get_token()
     async with http.post(f"{avito.base_url}/messenger/v1/accounts/{avito.user_id}/chats/u2i-chat-1/messages",
                          json={"message": {"text": "я" * 1001}, "type": "text"},
                          headers={"Authorization": f"Bearer {token}"}) as resp:
@@ -262,69 +237,69 @@ async def test_fake_rejects_a_text_over_1000_characters(
         assert "1000" in (await resp.json())["error"]["message"]
 
 
-async def test_empty_text_is_refused_before_sending(client: AvitoClient, avito: AvitoFake) -> None:
+async def test_empty_text_is_refused_before_sending(avito_client: AvitoClient, avito: AvitoFake) -> None:
     with pytest.raises(ValidationError) as info:
-        await client.send_text("u2i-chat-1", "   \n ")
+        await avito_client.send_text("u2i-chat-1", "   \n ")
     assert info.value.field == "text"
     assert avito.calls_to("/messages") == []
 
 
-async def test_mark_read_chat_and_messages(client: AvitoClient, avito: AvitoFake) -> None:
+async def test_mark_read_chat_and_messages(avito_client: AvitoClient, avito: AvitoFake) -> None:
     avito.add_incoming("u2i-chat-1", "Здравствуйте, актуально?")
-    unread = await client.list_chats(unread_only=True)
+    unread = await avito_client.list_chats(unread_only=True)
     assert [c["id"] for c in unread] == ["u2i-chat-1"]
 
-    await client.mark_read("u2i-chat-1")
+    await avito_client.mark_read("u2i-chat-1")
     assert avito.read_chats == ["u2i-chat-1"]
-    assert await client.list_chats(unread_only=True) == []
+    assert await avito_client.list_chats(unread_only=True) == []
 
-    chat = await client.get_chat("u2i-chat-1")
+    chat = await avito_client.get_chat("u2i-chat-1")
     assert chat["context"]["value"]["id"] == 4242
     assert chat["context"]["value"]["title"] == "ИИ-Юрист для вашего бизнеса"
     assert chat["context"]["value"]["url"].endswith("/4242")
 
-    await client.send_text("u2i-chat-1", "Да, актуально!")
-    messages = await client.get_messages("u2i-chat-1", limit=10)
+    await avito_client.send_text("u2i-chat-1", "Да, актуально!")
+    messages = await avito_client.get_messages("u2i-chat-1", limit=10)
     assert [m["direction"] for m in messages] == ["out", "in"]  # newest first
     assert messages[0]["content"]["text"] == "Да, актуально!"
     assert avito.calls_to("/messages/")[0].path.startswith(f"/messenger/v3/accounts/{avito.user_id}/")
 
-    by_item = await client.list_chats(item_ids=[4242])
+    by_item = await avito_client.list_chats(item_ids=[4242])
     assert [c["id"] for c in by_item] == ["u2i-chat-1"]
-    assert await client.list_chats(item_ids=[1]) == []
+    assert await avito_client.list_chats(item_ids=[1]) == []
 
 
-async def test_images_voices_delete_and_blacklist(client: AvitoClient, avito: AvitoFake) -> None:
-    image_id = await client.upload_image(b"\x89PNG fake bytes", filename="preview.png", content_type="image/png")
+async def test_images_voices_delete_and_blacklist(avito_client: AvitoClient, avito: AvitoFake) -> None:
+    image_id = await avito_client.upload_image(b"\x89PNG fake bytes", filename="preview.png", content_type="image/png")
     assert avito.images[image_id] == ("preview.png", b"\x89PNG fake bytes")
-    sent = await client.send_image("u2i-chat-1", image_id)
+    sent = await avito_client.send_image("u2i-chat-1", image_id)
     assert sent["type"] == "image"
 
     avito.voices["v1"] = "https://avito.st/voice/v1.ogg"
-    assert await client.get_voice_urls(["v1", "missing"]) == {"v1": "https://avito.st/voice/v1.ogg"}
+    assert await avito_client.get_voice_urls(["v1", "missing"]) == {"v1": "https://avito.st/voice/v1.ogg"}
     assert avito.calls_to("getVoiceFiles")[0].query == {"voice_ids": ["v1", "missing"]}
 
-    await client.delete_message("u2i-chat-1", sent["id"])
+    await avito_client.delete_message("u2i-chat-1", sent["id"])
     assert avito.deleted == [("u2i-chat-1", sent["id"])]
 
-    await client.blacklist(777, item_id=4242)
+    await avito_client.blacklist(777, item_id=4242)
     assert avito.blacklisted == [{"user_id": 777, "context": {"item_id": 4242}}]
 
 
-async def test_webhook_subscriptions(client: AvitoClient, avito: AvitoFake) -> None:
+async def test_webhook_subscriptions(avito_client: AvitoClient, avito: AvitoFake) -> None:
     url = "https://voronka.example/api/v1/webhooks/avito/messages/s3cr3t"
-    await client.subscribe_webhook(url)
-    await client.subscribe_webhook(url)
-    assert await client.list_subscriptions() == [{"url": url, "version": "3"}]
-    await client.unsubscribe_webhook(url)
-    assert await client.list_subscriptions() == []
+    await avito_client.subscribe_webhook(url)
+    await avito_client.subscribe_webhook(url)
+    assert await avito_client.list_subscriptions() == [{"url": url, "version": "3"}]
+    await avito_client.unsubscribe_webhook(url)
+    assert await avito_client.list_subscriptions() == []
     with pytest.raises(UpstreamError) as info:
-        await client.subscribe_webhook("http://insecure.example/hook")
+        await avito_client.subscribe_webhook("http://insecure.example/hook")
     assert info.value.retryable is False
 
 
 # --- items ------------------------------------------------------------------------------------------
-async def test_items_listing_stats_and_price(client: AvitoClient, avito: AvitoFake,
+async def test_items_listing_stats_and_price(avito_client: AvitoClient, avito: AvitoFake,
                                              sleeps: SleepRecorder) -> None:
     avito.add_item(4242, "ИИ-Юрист", 50000)
     avito.add_item(4343, "ИИ-Аналитик", 70000, price_editable=False)
@@ -332,26 +307,26 @@ async def test_items_listing_stats_and_price(client: AvitoClient, avito: AvitoFa
     avito.stats[4242] = [{"date": "2024-05-01", "uniqViews": 120, "uniqContacts": 7, "uniqFavorites": 3},
                          {"date": "2024-06-01", "uniqViews": 99, "uniqContacts": 1, "uniqFavorites": 0}]
 
-    items = await client.list_items(page=1, per_page=10)
+    items = await avito_client.list_items(page=1, per_page=10)
     assert {i["id"] for i in items} == {4242, 4343}
-    info = await client.get_item(4242)
+    info = await avito_client.get_item(4242)
     assert info["status"] == "active"
 
-    stats = await client.item_stats([4242], date(2024, 5, 1), date(2024, 5, 31))
+    stats = await avito_client.item_stats([4242], date(2024, 5, 1), date(2024, 5, 31))
     assert stats["result"]["items"] == [{"itemId": 4242, "stats": [
         {"date": "2024-05-01", "uniqViews": 120, "uniqContacts": 7, "uniqFavorites": 3}]}]
 
-    assert await client.update_price(4242, 55000) == {"result": {"success": True}}
+    assert await avito_client.update_price(4242, 55000) == {"result": {"success": True}}
     assert avito.items[4242]["price"] == 55000
 
     with pytest.raises(UpstreamError) as locked:
-        await client.update_price(4343, 80000)
+        await avito_client.update_price(4343, 80000)
     assert locked.value.retryable is False
     assert "not available for this category" in locked.value.message
 
     avito.fail_next("update_price", 500)
     with pytest.raises(UpstreamError):
-        await client.update_price(4242, 60000)
+        await avito_client.update_price(4242, 60000)
     assert len(avito.calls_to("/core/v1/items/4242/update_price")) == 2  # the 500 was not retried
     assert sleeps.calls == []
     assert avito.items[4242]["price"] == 55000

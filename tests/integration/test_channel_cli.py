@@ -7,24 +7,16 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-import redis.asyncio as aioredis
 
 from integrations.avito import AvitoClient
 from pipelines.channels.tokens import keep_token_fresh
 from tests.fakes.avito_fake import AvitoFake
 from tests.fakes.telegram_fake import TelegramFake
-from tests.integration.test_channel_support import (
-    AVITO_SECRET,
-    TG_SECRET,
-    avito_fake,  # noqa: F401
-    channel_values,
-    tg_fake,  # noqa: F401
-)
+from tests.support.channels import AVITO_SECRET, TG_SECRET, channel_values
 from tests.support.processes import TEST_SECRET
 from web.routes.webhooks_avito import check_subscription, webhook_url
 from workers.jobs_channels import TOKEN_CHECK_SECONDS, jobs
@@ -41,23 +33,15 @@ async def voronka(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def cli_env(services, tmp_path, avito_fake, tg_fake) -> dict[str, str]:  # type: ignore[no-untyped-def]  # noqa: F811
+def cli_env(services, tmp_path, avito_fake, tg_fake) -> dict[str, str]:  # type: ignore[no-untyped-def]
     values = {k: str(v) for k, v in channel_values(avito_fake, tg_fake).items()}
     return {**os.environ, **values, "DATABASE_URL": services[0], "REDIS_URL": services[1],
             "VORONKA_DATA_DIR": str(tmp_path), "LOG_JSON": "false", "ENVIRONMENT": "test",
             "JWT_SECRET_KEY": TEST_SECRET, "TELEGRAM_WEBHOOK_URL": PUBLIC + "/api/v1/webhooks/telegram"}
 
 
-@pytest.fixture
-async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    await client.delete("voronka:avito:token")
-    yield client
-    await client.aclose()
-
-
 async def test_avito_subscribe_list_unsubscribe_and_startup_check(  # type: ignore[no-untyped-def]
-        cli_env, settings, avito_fake: AvitoFake, tg_fake, aredis) -> None:  # noqa: F811
+        cli_env, settings, avito_fake: AvitoFake, tg_fake, aredis) -> None:
     settings = settings.model_copy(update=channel_values(avito_fake, tg_fake))
     wanted = webhook_url(settings)
     assert wanted == f"{PUBLIC}/api/v1/webhooks/avito/messages/{AVITO_SECRET}"
@@ -81,7 +65,7 @@ async def test_avito_subscribe_refuses_a_plain_http_url(cli_env) -> None:  # typ
     assert code == 1 and "https" in err
 
 
-async def test_telegram_webhook_commands(cli_env, tg_fake: TelegramFake) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_telegram_webhook_commands(cli_env, tg_fake: TelegramFake) -> None:  # type: ignore[no-untyped-def]
     code, out, err = await voronka(cli_env, "telegram", "set-webhook")
     assert code == 0, err
     assert tg_fake.webhook == {"url": PUBLIC + "/api/v1/webhooks/telegram", "secret_token": TG_SECRET,
@@ -106,7 +90,7 @@ async def test_item_mapping_commands(cli_env, clean_db) -> None:  # type: ignore
 
 
 async def test_token_job_refreshes_at_least_an_hour_before_expiry(  # type: ignore[no-untyped-def]
-        avito_fake: AvitoFake, tg_fake, aredis, settings) -> None:  # noqa: F811
+        avito_fake: AvitoFake, tg_fake, aredis, settings) -> None:
     config: Any = settings.model_copy(update=channel_values(avito_fake, tg_fake))
     async with aiohttp.ClientSession() as session:
         client = AvitoClient(config, session=session, redis=aredis)

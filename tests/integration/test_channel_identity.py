@@ -14,27 +14,11 @@ from sqlmodel import Session, select
 
 from db.models import Brief, Conversation, Event, Lead, Message, utcnow
 from pipelines.channels.identity import deep_link_session, merge_briefs
-from tests.e2e.test_dialog_flow import Visitor
 from tests.fakes.telegram_fake import TelegramFake
-from tests.integration.test_channel_support import (
-    TG_PATH,
-    TG_SECRET,
-    avito_fake,  # noqa: F401
-    channel_values,
-    tg_fake,  # noqa: F401
-    tg_message,
-    worker_env,
-)
+from tests.support.channels import TG_PATH, TG_SECRET, tg_message
+from tests.support.site import Visitor
 
-
-@pytest.fixture
-def settings(settings, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return settings.model_copy(update=channel_values(avito_fake, tg_fake))
-
-
-@pytest.fixture
-def worker(start_worker, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return start_worker(**worker_env(avito_fake, tg_fake))
+pytestmark = pytest.mark.channel_fakes
 
 
 def test_deep_link_payload() -> None:
@@ -73,7 +57,7 @@ def open_leads(session: Session) -> list[Lead]:
 
 
 async def test_telegram_deep_link_continues_the_site_brief(  # type: ignore[no-untyped-def]
-        client, worker, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, tg_fake: TelegramFake, engine) -> None:
     visitor = Visitor(client, "site-deep-1")
     await visitor.say("Здравствуйте")
     await visitor.say("Нужен ИИ-юрист на 40 юристов")
@@ -95,7 +79,7 @@ async def test_telegram_deep_link_continues_the_site_brief(  # type: ignore[no-u
 
 
 async def test_same_phone_on_site_then_telegram_merges_the_leads(  # type: ignore[no-untyped-def]
-        client, worker, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, tg_fake: TelegramFake, engine) -> None:
     visitor = Visitor(client, "site-phone-1")
     await visitor.say("Здравствуйте")
     await visitor.say("Нужен ИИ-юрист. Меня зовут Иван, мой телефон +7 916 123-45-67")

@@ -14,39 +14,28 @@ import pytest
 from sqlmodel import Session, select
 
 from db.models import Lead
-from tests.e2e.test_dialog_flow import Visitor
 from tests.fakes.avito_fake import AvitoFake
 from tests.fakes.telegram_fake import TelegramFake
-from tests.integration.test_channel_support import (
+from tests.support.channels import (
     AVITO_PATH,
     AVITO_SECRET,
     MANAGERS_CHAT,
     TG_PATH,
     TG_SECRET,
     avito_event,
-    avito_fake,  # noqa: F401
     bot_message,
-    channel_values,
     tg_callback,
-    tg_fake,  # noqa: F401
     tg_message,
     worker_env,
 )
 from tests.support.processes import VoronkaProcess
+from tests.support.site import Visitor
+
+pytestmark = pytest.mark.channel_fakes
 
 
 @pytest.fixture
-def settings(settings, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return settings.model_copy(update=channel_values(avito_fake, tg_fake))
-
-
-@pytest.fixture
-def worker(start_worker, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return start_worker(**worker_env(avito_fake, tg_fake))
-
-
-@pytest.fixture
-def scheduler(services, tmp_path, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
+def scheduler(services, tmp_path, avito_fake, tg_fake):  # type: ignore[no-untyped-def]
     """The real scheduler: it forwards site messages of held conversations to the managers' chat."""
     proc = VoronkaProcess("scheduler", database_url=services[0], redis_url=services[1], data_dir=tmp_path,
                           env=worker_env(avito_fake, tg_fake)).start(ready_text="scheduler started")
@@ -95,7 +84,7 @@ async def manager_texts(client: Any, session_id: str, *, until: int, timeout: fl
 
 
 async def test_take_reply_and_give_back_for_a_site_visitor(  # type: ignore[no-untyped-def]
-        client, worker, scheduler, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, scheduler, tg_fake: TelegramFake, engine) -> None:
     visitor = Visitor(client, "mgr-site-1")
     await visitor.say("Здравствуйте")
     await visitor.say("Позовите, пожалуйста, живого менеджера")
@@ -142,7 +131,7 @@ async def test_take_reply_and_give_back_for_a_site_visitor(  # type: ignore[no-u
 
 
 async def test_manager_reply_reaches_an_avito_client_split_into_parts(  # type: ignore[no-untyped-def]
-        client, worker, avito_fake: AvitoFake, tg_fake: TelegramFake, engine) -> None:  # noqa: F811
+        client, worker, avito_fake: AvitoFake, tg_fake: TelegramFake, engine) -> None:
     avito_fake.add_chat("chat-mgr")
     response = await client.post(AVITO_PATH + AVITO_SECRET, json=avito_event("chat-mgr", "Соедините с менеджером"))
     assert response.status == 200

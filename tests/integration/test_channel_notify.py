@@ -20,7 +20,7 @@ from db.models_channels import ManagerChatMessage
 from pipelines.channels.clients import ChannelClients
 from pipelines.channels.delivery import send_notify
 from tests.fakes.telegram_fake import TelegramFake
-from tests.integration.test_channel_support import MANAGERS_CHAT, tg_fake  # noqa: F401
+from tests.support.channels import MANAGERS_CHAT
 
 
 class Inbox:
@@ -81,7 +81,7 @@ async def run_sender(settings: Any, redis_url: str, engine: Any, row_id: int) ->
 
 
 async def test_notice_goes_to_the_managers_chat_and_by_mail(  # type: ignore[no-untyped-def]
-        settings, db, redis_url, engine, tg_fake: TelegramFake, smtp) -> None:  # noqa: F811
+        settings, db, redis_url, engine, tg_fake: TelegramFake, smtp) -> None:
     inbox, port = smtp
     settings = settings.model_copy(update={
         "TELEGRAM_API_URL": tg_fake.base_url, "TELEGRAM_BOT_TOKEN": tg_fake.token,

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from tests.fakes.avito_fake import AvitoFake
 from tests.fakes.telegram_fake import TelegramFake
-from tests.integration.test_channel_support import tg_message, worker_env
+from tests.support.channels import tg_message, worker_env
 from tests.support.processes import TEST_SECRET
 
 

@@ -10,24 +10,18 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from db.models import Message
-from tests.integration.test_channel_support import (
+from tests.support.channels import (
     AVITO_PATH,
     AVITO_SECRET,
     MANAGERS_CHAT,
     TG_PATH,
     TG_SECRET,
     avito_event,
-    avito_fake,  # noqa: F401
-    channel_values,
     tg_callback,
-    tg_fake,  # noqa: F401
     tg_message,
 )
 
-
-@pytest.fixture
-def settings(settings, avito_fake, tg_fake):  # type: ignore[no-untyped-def]  # noqa: F811
-    return settings.model_copy(update=channel_values(avito_fake, tg_fake))
+pytestmark = pytest.mark.channel_fakes
 
 
 def count(engine: Any, sql: str) -> int:

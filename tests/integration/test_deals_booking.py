@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.support.deals are parameters here
 """Bookings against the Google Calendar fake (a real service-account JWT): slots within working hours, two clients
 racing for one slot, cancel (410 counts as done), move, reminders from the database, no calendar configured."""
 
@@ -16,26 +15,11 @@ from db.models_deals import Reminder
 from pipelines.integrate.callbacks import callback_for_text, handle_callback
 from pipelines.integrate.reminders import BOOKING_KINDS, send_due
 from pipelines.runtime import Runtime
-from tests.support.deals import (  # noqa: F401 - fixtures
-    BRIEF,
-    Fakes,
-    add_action,
-    bot_messages,
-    drain_actions,
-    fakes,
-    make_lead,
-    outbox_rows,
-    rsa_key,
-)
+from tests.support.deal_fakes import Fakes
+from tests.support.deals import BRIEF, add_action, bot_messages, drain_actions, make_lead, outbox_rows
 
 MSK = ZoneInfo("Europe/Moscow")
-
-
-@pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> Runtime:
-    updated = settings.model_copy(update={**fakes.settings_update(), "BOOKING_WORK_HOURS": "10:00-19:00",
-                                          "BOOKING_WORK_DAYS": ["1", "2", "3", "4", "5"]})
-    return Runtime(settings=updated, engine=clean_db, redis=redis_client, redis_url=redis_url)
+pytestmark = pytest.mark.settings(BOOKING_WORK_HOURS="10:00-19:00", BOOKING_WORK_DAYS=["1", "2", "3", "4", "5"])
 
 
 def slot_buttons(message: Message) -> list[dict[str, str]]:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.support.deals are parameters here
 """amoCRM sync against the amoCRM fake (7 requests/s, 429, 401) with the shared Redis limiter: one amo lead per lead,
 tags by source, the brief in a note, price on quote, status 142 when paid."""
 
@@ -7,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import pytest
 from sqlmodel import Session
 
 from db.models import Lead
@@ -15,22 +13,8 @@ from pipelines.integrate.crm import quoted_price
 from pipelines.integrate.dealkit import package_price
 from pipelines.runtime import Runtime
 from tests.fakes.amocrm_fake import AmoCRMFake
-from tests.support.deals import (  # noqa: F401 - fixtures
-    BRIEF,
-    Fakes,
-    add_action,
-    drain_actions,
-    fakes,
-    make_lead,
-    outbox_rows,
-    rsa_key,
-)
-
-
-@pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> Runtime:
-    return Runtime(settings=settings.model_copy(update=fakes.settings_update()), engine=clean_db,
-                        redis=redis_client, redis_url=redis_url)
+from tests.support.deal_fakes import Fakes
+from tests.support.deals import BRIEF, add_action, drain_actions, make_lead, outbox_rows
 
 
 def lead_row(deps: Runtime, lead_id: int) -> Lead:

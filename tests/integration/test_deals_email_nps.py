@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.support.deals are parameters here
 """Letters of the deals events received by a real SMTP server (aiosmtpd), the NPS survey after the sale, and the
 scheduler's deals jobs."""
 
@@ -17,25 +16,10 @@ from pipelines.integrate.dealkit import now_utc
 from pipelines.integrate.payments import check_payment
 from pipelines.integrate.reminders import NPS_KINDS, send_due
 from pipelines.runtime import Runtime
-from tests.support.deals import (  # noqa: F401 - fixtures
-    Fakes,
-    Mailbox,
-    add_action,
-    bot_messages,
-    drain_actions,
-    fakes,
-    mailbox,
-    make_lead,
-    outbox_rows,
-    rsa_key,
-)
+from tests.support.deal_fakes import Fakes, Mailbox
+from tests.support.deals import add_action, bot_messages, drain_actions, make_lead, outbox_rows
 
-
-@pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes,
-         mailbox: tuple[Mailbox, int]) -> Runtime:
-    updated = settings.model_copy(update={**fakes.settings_update(mailbox[1]), "SMTP_FROM": "robot@voronka.ai"})
-    return Runtime(settings=updated, engine=clean_db, redis=redis_client, redis_url=redis_url)
+pytestmark = pytest.mark.deals_smtp
 
 
 async def paid_lead(deps: Runtime, fakes: Fakes, *, channel: str = "site") -> tuple[int, int, Payment]:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.support.deals are parameters here
 """Payments against the YooKassa fake: links, invoices, notifications (address check, GET confirmation),
 polling, link expiry and re-issue, the attempts limit, YooKassa failures — with the real web app and database."""
 
@@ -21,25 +20,11 @@ from pipelines.integrate import payments
 from pipelines.integrate.dealkit import package_price
 from pipelines.integrate.payments import check_payment, expire_links, poll_payments
 from pipelines.runtime import Runtime
-from tests.support.deals import (  # noqa: F401 - fixtures
-    Fakes,
-    add_action,
-    bot_messages,
-    drain_actions,
-    fakes,
-    make_lead,
-    outbox_rows,
-    rsa_key,
-)
+from tests.support.deal_fakes import Fakes
+from tests.support.deals import add_action, bot_messages, drain_actions, make_lead, outbox_rows
 
 YOOKASSA_NET = "185.71.76.10"
-
-
-@pytest.fixture
-def deps(settings, clean_db, redis_client, redis_url, fakes: Fakes) -> Runtime:
-    updated = settings.model_copy(update={**fakes.settings_update(), "TRUSTED_PROXIES": ["127.0.0.1/32"],
-                                          "VORONKA_PUBLIC_URL": "https://voronka.example"})
-    return Runtime(settings=updated, engine=clean_db, redis=redis_client, redis_url=redis_url)
+pytestmark = pytest.mark.settings(TRUSTED_PROXIES=["127.0.0.1/32"], VORONKA_PUBLIC_URL="https://voronka.example")
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def key() -> rsa.RSAPrivateKey:
 
 
 @pytest.fixture
-async def fake(key: rsa.RSAPrivateKey) -> AsyncIterator[GoogleCalendarFake]:
+async def gcal_fake(key: rsa.RSAPrivateKey) -> AsyncIterator[GoogleCalendarFake]:
     async with GoogleCalendarFake(public_key=key.public_key(), client_email=EMAIL,
                                   calendar_id="sales@voronka.ai") as server:
         yield server
@@ -49,9 +49,9 @@ class SleepRecorder:
 
 
 @pytest.fixture
-async def client(fake: GoogleCalendarFake, key: rsa.RSAPrivateKey) -> AsyncIterator[GoogleCalendarClient]:
-    account = ServiceAccount(EMAIL, _pem(key), fake.token_uri, "kid-1")
-    async with GoogleCalendarClient(account, api_url=fake.api_url, calendar_id="sales@voronka.ai",
+async def gcal_client(gcal_fake: GoogleCalendarFake, key: rsa.RSAPrivateKey) -> AsyncIterator[GoogleCalendarClient]:
+    account = ServiceAccount(EMAIL, _pem(key), gcal_fake.token_uri, "kid-1")
+    async with GoogleCalendarClient(account, api_url=gcal_fake.api_url, calendar_id="sales@voronka.ai",
                                     sleep=SleepRecorder()) as c:
         yield c
 
@@ -60,96 +60,96 @@ def at(day: datetime, hour: int, minute: int = 0, days: int = 0) -> datetime:
     return (day + timedelta(days=days)).replace(hour=hour, minute=minute)
 
 
-async def test_token_is_obtained_once_and_cached(fake: Fake, client: Client) -> None:
-    await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
-    await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
-    assert len(fake.calls("/token")) == 1
-    assert [r.status for r in fake.calls("/freeBusy")] == [200, 200]
-    token_request = fake.calls("/token")[0]
+async def test_token_is_obtained_once_and_cached(gcal_fake: Fake, gcal_client: Client) -> None:
+    await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
+    await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
+    assert len(gcal_fake.calls("/token")) == 1
+    assert [r.status for r in gcal_fake.calls("/freeBusy")] == [200, 200]
+    token_request = gcal_fake.calls("/token")[0]
     assert token_request.body["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-async def test_expired_token_is_refreshed_once(fake: Fake, client: Client) -> None:
-    await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
-    fake.expire_tokens()
-    await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
-    assert len(fake.calls("/token")) == 2
-    assert [r.status for r in fake.calls("/freeBusy")] == [200, 401, 200]
+async def test_expired_token_is_refreshed_once(gcal_fake: Fake, gcal_client: Client) -> None:
+    await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
+    gcal_fake.expire_tokens()
+    await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
+    assert len(gcal_fake.calls("/token")) == 2
+    assert [r.status for r in gcal_fake.calls("/freeBusy")] == [200, 401, 200]
 
 
-async def test_key_not_matching_is_rejected_without_retry(fake: GoogleCalendarFake) -> None:
+async def test_key_not_matching_is_rejected_without_retry(gcal_fake: GoogleCalendarFake) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    account = ServiceAccount(EMAIL, _pem(other), fake.token_uri)
-    async with GoogleCalendarClient(account, api_url=fake.api_url, calendar_id="sales@voronka.ai",
+    account = ServiceAccount(EMAIL, _pem(other), gcal_fake.token_uri)
+    async with GoogleCalendarClient(account, api_url=gcal_fake.api_url, calendar_id="sales@voronka.ai",
                                     sleep=SleepRecorder()) as c:
         with pytest.raises(GoogleAPIError) as info:
             await c.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
     assert info.value.retryable is False
     assert info.value.status_code == 400 and info.value.reason == "invalid_grant"
-    assert len(fake.requests) == 1
+    assert len(gcal_fake.requests) == 1
 
 
-async def test_free_busy_returns_stored_events(fake: Fake, client: Client) -> None:
-    fake.add_event(at(MONDAY, 12), at(MONDAY, 13, 30))
-    fake.add_event(at(MONDAY, 15), at(MONDAY, 16), summary="Созвон")
-    fake.add_event(at(MONDAY, 12, days=3), at(MONDAY, 13, days=3))  # outside the asked range
-    busy = await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
+async def test_free_busy_returns_stored_events(gcal_fake: Fake, gcal_client: Client) -> None:
+    gcal_fake.add_event(at(MONDAY, 12), at(MONDAY, 13, 30))
+    gcal_fake.add_event(at(MONDAY, 15), at(MONDAY, 16), summary="Созвон")
+    gcal_fake.add_event(at(MONDAY, 12, days=3), at(MONDAY, 13, days=3))  # outside the asked range
+    busy = await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
     assert busy == [(at(MONDAY, 12), at(MONDAY, 13, 30)), (at(MONDAY, 15), at(MONDAY, 16))]
-    assert fake.calls("/freeBusy")[0].body["items"] == [{"id": "sales@voronka.ai"}]
+    assert gcal_fake.calls("/freeBusy")[0].body["items"] == [{"id": "sales@voronka.ai"}]
 
 
 async def test_book_a_free_slot_then_it_is_no_longer_offered(
-        fake: GoogleCalendarFake, client: GoogleCalendarClient) -> None:
-    fake.add_event(at(MONDAY, 10), at(MONDAY, 12))
+        gcal_fake: GoogleCalendarFake, gcal_client: GoogleCalendarClient) -> None:
+    gcal_fake.add_event(at(MONDAY, 10), at(MONDAY, 12))
     now = at(MONDAY, 8)
-    busy = await client.free_busy(now, now + timedelta(days=7))
+    busy = await gcal_client.free_busy(now, now + timedelta(days=7))
     slots = free_slots(busy, now=now, days=7, work_days=["1", "2", "3", "4", "5"], work_hours="10:00-19:00",
                        slot_minutes=60, min_notice_hours=2, limit=3)
     assert slots == [at(MONDAY, 12), at(MONDAY, 13), at(MONDAY, 14)]
-    event = await client.insert_event("Консультация: ИИ-Юрист", "Клиент: Анна, +7 916 123-45-67",
+    event = await gcal_client.insert_event("Консультация: ИИ-Юрист", "Клиент: Анна, +7 916 123-45-67",
                                       slots[0], slots[0] + timedelta(hours=1))
     assert event["htmlLink"].endswith(event["id"])
-    stored = fake.events[event["id"]]
+    stored = gcal_fake.events[event["id"]]
     assert stored["summary"] == "Консультация: ИИ-Юрист"
     assert stored["reminders"] == {"useDefault": False, "overrides": [{"method": "popup", "minutes": 60}]}
     assert "attendees" not in stored
-    busy = await client.free_busy(now, now + timedelta(days=7))
+    busy = await gcal_client.free_busy(now, now + timedelta(days=7))
     slots = free_slots(busy, now=now, days=7, work_days=[1, 2, 3, 4, 5], slot_minutes=60,
                        min_notice_hours=2, limit=3)
     assert slots == [at(MONDAY, 13), at(MONDAY, 14), at(MONDAY, 15)]
 
 
-async def test_delete_twice_second_is_410_and_fine(fake: Fake, client: Client) -> None:
-    event = await client.insert_event("Консультация", "", at(MONDAY, 12), at(MONDAY, 13))
-    await client.delete_event(event["id"])
-    await client.delete_event(event["id"])
-    assert [r.status for r in fake.requests if r.method == "DELETE"] == [204, 410]
-    assert await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1)) == []
+async def test_delete_twice_second_is_410_and_fine(gcal_fake: Fake, gcal_client: Client) -> None:
+    event = await gcal_client.insert_event("Консультация", "", at(MONDAY, 12), at(MONDAY, 13))
+    await gcal_client.delete_event(event["id"])
+    await gcal_client.delete_event(event["id"])
+    assert [r.status for r in gcal_fake.requests if r.method == "DELETE"] == [204, 410]
+    assert await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1)) == []
 
 
-async def test_delete_unknown_event_is_an_error(client: GoogleCalendarClient) -> None:
+async def test_delete_unknown_event_is_an_error(gcal_client: GoogleCalendarClient) -> None:
     with pytest.raises(GoogleAPIError) as info:
-        await client.delete_event("nope")
+        await gcal_client.delete_event("nope")
     assert info.value.status_code == 404 and info.value.retryable is False
 
 
-async def test_rate_limit_403_and_429_backed_off(fake: Fake, client: Client) -> None:
-    await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
-    fake.fail_next(403)
-    fake.fail_next(429)
-    event = await client.insert_event("Консультация", "", at(MONDAY, 12), at(MONDAY, 13))
-    assert [r.status for r in fake.calls("/events")] == [403, 429, 200]
-    assert list(fake.events) == [event["id"]]
+async def test_rate_limit_403_and_429_backed_off(gcal_fake: Fake, gcal_client: Client) -> None:
+    await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
+    gcal_fake.fail_next(403)
+    gcal_fake.fail_next(429)
+    event = await gcal_client.insert_event("Консультация", "", at(MONDAY, 12), at(MONDAY, 13))
+    assert [r.status for r in gcal_fake.calls("/events")] == [403, 429, 200]
+    assert list(gcal_fake.events) == [event["id"]]
 
 
-async def test_forbidden_403_is_not_retried(fake: Fake, client: Client) -> None:
-    await client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
-    fake.fail_next(403, body={"error": {"code": 403, "message": "Forbidden",
+async def test_forbidden_403_is_not_retried(gcal_fake: Fake, gcal_client: Client) -> None:
+    await gcal_client.free_busy(at(MONDAY, 0), at(MONDAY, 0, days=1))
+    gcal_fake.fail_next(403, body={"error": {"code": 403, "message": "Forbidden",
                                         "errors": [{"domain": "calendar", "reason": "requiredAccessLevel"}]}})
     with pytest.raises(GoogleAPIError) as info:
-        await client.insert_event("Консультация", "", at(MONDAY, 12), at(MONDAY, 13))
+        await gcal_client.insert_event("Консультация", "", at(MONDAY, 12), at(MONDAY, 13))
     assert info.value.retryable is False and info.value.reason == "requiredAccessLevel"
-    assert fake.events == {}
+    assert gcal_fake.events == {}
 
 
 def test_credentials_from_setting(tmp_path, key: rsa.RSAPrivateKey) -> None:  # type: ignore[no-untyped-def]

@@ -14,10 +14,10 @@ from integrations.llm.errors import LLMError, LLMUnavailable
 from integrations.llm.router import LLMResult, LLMRouter
 from tests.fakes.anthropic_fake import AnthropicFake
 from tests.fakes.openai_fake import OpenAIFake
+from tests.support.llm import ANTHROPIC_KEY, OPENAI_KEY
+from tests.support.sleep import SleepRecorder
 from voronka.settings import load_settings
 
-OPENAI_KEY = "sk-openai-test"
-ANTHROPIC_KEY = "sk-ant-test"
 OPENROUTER_KEY = "sk-or-test"
 SYSTEM = "Ты менеджер по продажам."
 HELLO = [{"role": "user", "content": "Здравствуйте, сколько стоит ИИ-Юрист?"}]
@@ -34,28 +34,6 @@ class FakeClock:
         self.now += seconds
 
 
-class RecordingSleep:
-    """Stands in for asyncio.sleep: remembers what it was asked to wait, waits nothing."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-@pytest.fixture
-async def openai_fake() -> AsyncIterator[OpenAIFake]:
-    async with OpenAIFake(api_keys={OPENAI_KEY}, models={"gpt-4o-mini"}) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def anthropic_fake() -> AsyncIterator[AnthropicFake]:
-    async with AnthropicFake(api_keys={ANTHROPIC_KEY}, models={"claude-3-5-sonnet-latest"}) as fake:
-        yield fake
-
-
 @pytest.fixture
 async def openrouter_fake() -> AsyncIterator[OpenAIFake]:
     async with OpenAIFake(api_keys={OPENROUTER_KEY}, models={"openai/gpt-4o-mini"}, id_prefix="gen-") as fake:
@@ -68,13 +46,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
 async def make_router(openai_fake: OpenAIFake, anthropic_fake: AnthropicFake, openrouter_fake: OpenAIFake,
-                      clock: FakeClock, sleep: RecordingSleep) -> AsyncIterator[Any]:
+                      clock: FakeClock, sleeps: SleepRecorder) -> AsyncIterator[Any]:
     routers: list[LLMRouter] = []
 
     def make(*, usage_sink: Any = None, **overrides: Any) -> LLMRouter:
@@ -88,7 +61,7 @@ async def make_router(openai_fake: OpenAIFake, anthropic_fake: AnthropicFake, op
             "LLM_TIMEOUT_SECONDS": 5, "LLM_FIRST_TOKEN_SECONDS": 3.0, "LLM_COOLDOWN_SECONDS": 60,
         }
         values.update(overrides)
-        router = LLMRouter.from_settings(load_settings(**values), usage_sink=usage_sink, clock=clock, sleep=sleep)
+        router = LLMRouter.from_settings(load_settings(**values), usage_sink=usage_sink, clock=clock, sleep=sleeps)
         routers.append(router)
         return router
 
@@ -181,41 +154,41 @@ async def test_slow_provider_times_out_and_next_answers(make_router: Any, openai
 
 
 async def test_rate_limit_with_short_retry_after_waits_and_retries_same_provider(
-        make_router: Any, openai_fake: OpenAIFake, anthropic_fake: AnthropicFake, sleep: RecordingSleep) -> None:
+        make_router: Any, openai_fake: OpenAIFake, anthropic_fake: AnthropicFake, sleeps: SleepRecorder) -> None:
     openai_fake.rate_limit_next(retry_after=1)
     openai_fake.answer_next("После паузы")
     result = await make_router().complete(SYSTEM, HELLO)
     assert (result.provider, result.text) == ("openai", "После паузы")
-    assert sleep.waits == [1.0]
+    assert sleeps.calls == [1.0]
     assert chat_requests(openai_fake) == 2
     assert message_requests(anthropic_fake) == 0
 
 
 async def test_rate_limit_twice_moves_on_after_one_retry(make_router: Any, openai_fake: OpenAIFake,
-                                                         sleep: RecordingSleep) -> None:
+                                                         sleeps: SleepRecorder) -> None:
     openai_fake.rate_limit_next(retry_after=2, times=2)
     result = await make_router().complete(SYSTEM, HELLO)
     assert result.provider == "anthropic"
-    assert sleep.waits == [2.0]
+    assert sleeps.calls == [2.0]
     assert chat_requests(openai_fake) == 2
 
 
 async def test_rate_limit_with_long_retry_after_goes_to_next_provider_without_waiting(
-        make_router: Any, openai_fake: OpenAIFake, sleep: RecordingSleep) -> None:
+        make_router: Any, openai_fake: OpenAIFake, sleeps: SleepRecorder) -> None:
     openai_fake.rate_limit_next(retry_after=120)
     router = make_router()
     result = await router.complete(SYSTEM, HELLO)
     assert result.provider == "anthropic"
-    assert sleep.waits == []
+    assert sleeps.calls == []
     assert router.cooling_down()["openai"] >= 120
 
 
 async def test_anthropic_rate_limit_honours_retry_after(make_router: Any, anthropic_fake: AnthropicFake,
-                                                        sleep: RecordingSleep) -> None:
+                                                        sleeps: SleepRecorder) -> None:
     anthropic_fake.rate_limit_next(retry_after=3)
     result = await make_router(LLM_PROVIDER="anthropic").complete(SYSTEM, HELLO)
     assert result.provider == "anthropic"
-    assert sleep.waits == [3.0]
+    assert sleeps.calls == [3.0]
     assert message_requests(anthropic_fake) == 2
 
 

@@ -29,11 +29,10 @@ from pipelines.runtime import Runtime
 from pipelines.understand.offline import understand_offline
 from tests.fakes.anthropic_fake import AnthropicFake
 from tests.fakes.openai_fake import OpenAIFake
+from tests.support.llm import ANTHROPIC_KEY, OPENAI_KEY
 from voronka.asyncbridge import AsyncBridge
 from voronka.vocabulary import Product
 
-OPENAI_KEY = "sk-openai-test"
-ANTHROPIC_KEY = "sk-ant-test"
 QUESTION = "Где будут храниться наши данные?"
 KNOWLEDGE = [Knowledge(
     title="Где хранятся данные",
@@ -44,18 +43,6 @@ OFFLINE = ("Облако: Yandex Cloud, регион ru-central1 (дата-це�
            "включая языковую модель. Журнал действий хранится 12 месяцев.")
 USERS_QUESTION = "Сколько юристов и сотрудников будут пользоваться ИИ-Юристом?"
 GOOD = "Данные хранятся в России: в Yandex Cloud (регион ru-central1) или целиком на ваших серверах."
-
-
-@pytest.fixture
-async def openai_fake() -> AsyncIterator[OpenAIFake]:
-    async with OpenAIFake(api_keys={OPENAI_KEY}, models={"gpt-4o-mini"}) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def anthropic_fake() -> AsyncIterator[AnthropicFake]:
-    async with AnthropicFake(api_keys={ANTHROPIC_KEY}, models={"claude-3-5-sonnet-latest"}) as fake:
-        yield fake
 
 
 @pytest.fixture

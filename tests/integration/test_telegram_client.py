@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -11,18 +10,10 @@ from aiogram import Bot
 
 from integrations.telegram import ChatBlocked, TelegramSender, make_bot
 from tests.fakes.telegram_fake import TelegramFake
+from tests.support.sleep import SleepRecorder
 from voronka.errors import UpstreamError, ValidationError
 
 CHAT = 555000111
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -36,11 +27,6 @@ async def bot(tg: TelegramFake) -> AsyncIterator[Bot]:
     bot = make_bot(tg.token, tg.base_url)
     yield bot
     await bot.session.close()
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
 
 
 @pytest.fixture

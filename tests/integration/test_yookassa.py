@@ -26,32 +26,32 @@ class SleepRecorder:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[YooKassaFake]:
+async def yookassa() -> AsyncIterator[YooKassaFake]:
     async with YooKassaFake(shop_id=SHOP, secret_key=SECRET) as server:
         yield server
 
 
 @pytest.fixture
-async def client(fake: YooKassaFake) -> AsyncIterator[YooKassaClient]:
-    async with YooKassaClient(SHOP, SECRET, api_url=fake.url, sleep=SleepRecorder()) as c:
+async def yookassa_client(yookassa: YooKassaFake) -> AsyncIterator[YooKassaClient]:
+    async with YooKassaClient(SHOP, SECRET, api_url=yookassa.url, sleep=SleepRecorder()) as c:
         yield c
 
 
-async def create(client: YooKassaClient, key: str = "invoice-17-attempt-1", **kwargs: object) -> Payment:
+async def create(yookassa_client: YooKassaClient, key: str = "invoice-17-attempt-1", **kwargs: object) -> Payment:
     params: dict[str, object] = {"amount": Decimal("15000"), "description": "Оплата: ИИ-Юрист, пакет «Старт»",
                                  "return_url": RETURN_URL, "metadata": {"lead_id": 17, "invoice_id": "INV-17"},
                                  "idempotence_key": key}
     params.update(kwargs)
-    return await client.create_payment(**params)  # type: ignore[arg-type]
+    return await yookassa_client.create_payment(**params)  # type: ignore[arg-type]
 
 
-async def test_create_payment(fake: YooKassaFake, client: YooKassaClient) -> None:
-    payment = await create(client)
+async def test_create_payment(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    payment = await create(yookassa_client)
     assert payment.status == "pending" and payment.paid is False
     assert payment.amount == Decimal("15000.00")
     assert payment.confirmation_url and payment.id in payment.confirmation_url
     assert payment.metadata == {"lead_id": "17", "invoice_id": "INV-17"}
-    request = fake.requests[0]
+    request = yookassa.requests[0]
     assert request.headers["Idempotence-Key"] == "invoice-17-attempt-1"
     assert base64.b64decode(request.headers["Authorization"][6:]).decode() == f"{SHOP}:{SECRET}"
     assert request.body["amount"] == {"value": "15000.00", "currency": "RUB"}
@@ -59,102 +59,102 @@ async def test_create_payment(fake: YooKassaFake, client: YooKassaClient) -> Non
     assert request.body["confirmation"] == {"type": "redirect", "return_url": RETURN_URL}
 
 
-async def test_long_description_is_truncated_to_128(fake: YooKassaFake, client: YooKassaClient) -> None:
-    payment = await create(client, description="Оплата по счёту " + "очень длинное описание " * 20)
-    stored = fake.payments[payment.id]["description"]
+async def test_long_description_is_truncated_to_128(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    payment = await create(yookassa_client, description="Оплата по счёту " + "очень длинное описание " * 20)
+    stored = yookassa.payments[payment.id]["description"]
     assert len(stored) == 128 and stored.startswith("Оплата по счёту") and stored.endswith("…")
 
 
-async def test_lost_response_then_retry_makes_exactly_one_payment(fake: YooKassaFake) -> None:
+async def test_lost_response_then_retry_makes_exactly_one_payment(yookassa: YooKassaFake) -> None:
     sleeper = SleepRecorder()
-    async with YooKassaClient(SHOP, SECRET, api_url=fake.url, sleep=sleeper) as client:
-        fake.fail_next(500, after_processing=True)  # YooKassa made the payment, the answer got lost
-        fake.fail_next(500)
-        payment = await create(client)
-    assert [r.status for r in fake.requests] == [500, 500, 200]
-    assert {r.headers["Idempotence-Key"] for r in fake.requests} == {"invoice-17-attempt-1"}
-    assert list(fake.payments) == [payment.id]
+    async with YooKassaClient(SHOP, SECRET, api_url=yookassa.url, sleep=sleeper) as yookassa_client:
+        yookassa.fail_next(500, after_processing=True)  # YooKassa made the payment, the answer got lost
+        yookassa.fail_next(500)
+        payment = await create(yookassa_client)
+    assert [r.status for r in yookassa.requests] == [500, 500, 200]
+    assert {r.headers["Idempotence-Key"] for r in yookassa.requests} == {"invoice-17-attempt-1"}
+    assert list(yookassa.payments) == [payment.id]
     assert len(sleeper.calls) == 2
 
 
-async def test_same_key_twice_returns_the_same_payment(fake: YooKassaFake, client: YooKassaClient) -> None:
-    first = await create(client)
-    second = await create(client)
-    other = await create(client, key="invoice-17-attempt-2")
+async def test_same_key_twice_returns_the_same_payment(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    first = await create(yookassa_client)
+    second = await create(yookassa_client)
+    other = await create(yookassa_client, key="invoice-17-attempt-2")
     assert first.id == second.id != other.id
-    assert len(fake.payments) == 2
+    assert len(yookassa.payments) == 2
 
 
-async def test_get_payment_follows_its_status(fake: YooKassaFake, client: YooKassaClient) -> None:
-    payment = await create(client)
-    fake.succeed(payment.id)
-    paid = await client.get_payment(payment.id)
+async def test_get_payment_follows_its_status(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    payment = await create(yookassa_client)
+    yookassa.succeed(payment.id)
+    paid = await yookassa_client.get_payment(payment.id)
     assert (paid.status, paid.paid, paid.amount) == ("succeeded", True, Decimal("15000.00"))
-    other = await create(client, key="k2")
-    fake.cancel(other.id)
-    canceled = await client.get_payment(other.id)
+    other = await create(yookassa_client, key="k2")
+    yookassa.cancel(other.id)
+    canceled = await yookassa_client.get_payment(other.id)
     assert canceled.status == "canceled"
     assert (canceled.cancellation_party, canceled.cancellation_reason) == ("yoo_money", "expired_on_confirmation")
 
 
-async def test_notification_object_parses(fake: YooKassaFake, client: YooKassaClient) -> None:
-    payment = await create(client)
-    fake.succeed(payment.id)
-    body = fake.notification(payment.id, "payment.succeeded")
+async def test_notification_object_parses(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    payment = await create(yookassa_client)
+    yookassa.succeed(payment.id)
+    body = yookassa.notification(payment.id, "payment.succeeded")
     assert body["type"] == "notification" and body["event"] == "payment.succeeded"
     parsed = Payment.from_api(body["object"])
     assert (parsed.id, parsed.status, parsed.metadata["lead_id"]) == (payment.id, "succeeded", "17")
 
 
-async def test_cancel_only_waiting_for_capture(fake: YooKassaFake, client: YooKassaClient) -> None:
-    payment = await create(client, capture=False)
+async def test_cancel_only_waiting_for_capture(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    payment = await create(yookassa_client, capture=False)
     with pytest.raises(YooKassaError) as info:
-        await client.cancel_payment(payment.id, "cancel-1")
+        await yookassa_client.cancel_payment(payment.id, "cancel-1")
     assert info.value.status_code == 400 and info.value.retryable is False
-    fake.authorize(payment.id)
-    canceled = await client.cancel_payment(payment.id, "cancel-2")
+    yookassa.authorize(payment.id)
+    canceled = await yookassa_client.cancel_payment(payment.id, "cancel-2")
     assert canceled.status == "canceled" and canceled.cancellation_party == "merchant"
-    assert fake.payments[payment.id]["status"] == "canceled"
+    assert yookassa.payments[payment.id]["status"] == "canceled"
 
 
-async def test_wrong_credentials_typed_not_retried(fake: YooKassaFake) -> None:
+async def test_wrong_credentials_typed_not_retried(yookassa: YooKassaFake) -> None:
     sleeper = SleepRecorder()
-    async with YooKassaClient(SHOP, "wrong", api_url=fake.url, sleep=sleeper) as client:
+    async with YooKassaClient(SHOP, "wrong", api_url=yookassa.url, sleep=sleeper) as yookassa_client:
         with pytest.raises(YooKassaError) as info:
-            await create(client)
+            await create(yookassa_client)
     assert info.value.status_code == 401 and info.value.api_code == "invalid_credentials"
     assert info.value.retryable is False
-    assert len(fake.requests) == 1 and sleeper.calls == [] and fake.payments == {}
+    assert len(yookassa.requests) == 1 and sleeper.calls == [] and yookassa.payments == {}
 
 
-async def test_unknown_payment_404_not_retried(fake: YooKassaFake, client: YooKassaClient) -> None:
+async def test_unknown_payment_404_not_retried(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
     with pytest.raises(YooKassaError) as info:
-        await client.get_payment("2e1f0000-000f-5000-8000-000000000000")
+        await yookassa_client.get_payment("2e1f0000-000f-5000-8000-000000000000")
     assert info.value.status_code == 404 and info.value.api_code == "not_found"
-    assert len(fake.requests) == 1
+    assert len(yookassa.requests) == 1
 
 
-async def test_invalid_request_names_the_parameter(fake: YooKassaFake, client: YooKassaClient) -> None:
+async def test_invalid_request_names_the_parameter(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
     with pytest.raises(YooKassaError) as info:
-        await create(client, return_url="")
+        await create(yookassa_client, return_url="")
     assert info.value.parameter == "confirmation.return_url"
     assert "confirmation.return_url" in info.value.message
-    assert len(fake.requests) == 1
+    assert len(yookassa.requests) == 1
 
 
-async def test_429_then_success(fake: YooKassaFake, client: YooKassaClient) -> None:
-    fake.fail_next(429, times=2)
-    payment = await create(client)
-    assert [r.status for r in fake.requests] == [429, 429, 200]
-    assert list(fake.payments) == [payment.id]
+async def test_429_then_success(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    yookassa.fail_next(429, times=2)
+    payment = await create(yookassa_client)
+    assert [r.status for r in yookassa.requests] == [429, 429, 200]
+    assert list(yookassa.payments) == [payment.id]
 
 
-async def test_persistent_500_gives_up_retryable(fake: YooKassaFake, client: YooKassaClient) -> None:
-    fake.fail_next(500, times=10)
+async def test_persistent_500_gives_up_retryable(yookassa: YooKassaFake, yookassa_client: YooKassaClient) -> None:
+    yookassa.fail_next(500, times=10)
     with pytest.raises(YooKassaError) as info:
-        await client.get_payment("x")
+        await yookassa_client.get_payment("x")
     assert info.value.retryable is True and info.value.api_code == "internal_server_error"
-    assert len(fake.requests) == 4
+    assert len(yookassa.requests) == 4
 
 
 def test_not_configured() -> None:

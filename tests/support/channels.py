@@ -1,14 +1,12 @@
-"""Shared pieces of the channel tests (no tests here): the Avito and Telegram fakes as fixtures, settings and worker
-environment pointing our real clients at them, and builders of webhook bodies as Avito and Telegram send them."""
+"""Shared pieces of the channel tests: settings and worker environment pointing our real clients at the Avito and
+Telegram fakes (the fakes themselves are fixtures in tests/fixtures/fakes.py), and builders of webhook bodies as
+Avito and Telegram send them."""
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from tests.fakes.avito_fake import AvitoFake
 from tests.fakes.telegram_fake import TelegramFake
@@ -19,18 +17,6 @@ MANAGERS_CHAT = -1001234567890
 AVITO_PATH = "/api/v1/webhooks/avito/messages/"
 TG_PATH = "/api/v1/webhooks/telegram"
 _ids = itertools.count(int(time.time()) % 100000 * 1000)
-
-
-@pytest.fixture
-async def avito_fake() -> AsyncIterator[AvitoFake]:
-    async with AvitoFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def tg_fake() -> AsyncIterator[TelegramFake]:
-    async with TelegramFake() as fake:
-        yield fake
 
 
 def channel_values(avito: AvitoFake, tg: TelegramFake) -> dict[str, Any]:

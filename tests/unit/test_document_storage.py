@@ -23,7 +23,7 @@ from voronka.errors import Conflict, ValidationError
 
 
 @pytest.fixture
-def session() -> Iterator[Session]:
+def documents_db() -> Iterator[Session]:
     engine = create_engine("sqlite://")
     SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["documents"]])
     with Session(engine, expire_on_commit=False) as s:
@@ -35,19 +35,19 @@ def fake_pdf(number: str, version: int) -> bytes:
     return f"%PDF-1.7 {number} v{version}".encode()
 
 
-def issue(session: Session, tmp_path: Path, lead_id: int, kind: str, brief_hash: str,
+def issue(documents_db: Session, tmp_path: Path, lead_id: int, kind: str, brief_hash: str,
           calls: list[tuple[str, int]] | None = None) -> tuple[Document, bool]:
     def render(number: str, version: int) -> bytes:
         if calls is not None:
             calls.append((number, version))
         return fake_pdf(number, version)
 
-    return issue_document(session, lead_id=lead_id, kind=kind, brief_hash=brief_hash, documents_dir=tmp_path,
+    return issue_document(documents_db, lead_id=lead_id, kind=kind, brief_hash=brief_hash, documents_dir=tmp_path,
                           render=render)
 
 
-def test_first_document_gets_number_one_and_an_ascii_file(session: Session, tmp_path: Path) -> None:
-    doc, created = issue(session, tmp_path, 7, "proposal", "h1")
+def test_first_document_gets_number_one_and_an_ascii_file(documents_db: Session, tmp_path: Path) -> None:
+    doc, created = issue(documents_db, tmp_path, 7, "proposal", "h1")
     assert created
     assert doc.number.startswith("КП-") and doc.number.endswith("-0001")
     assert doc.version == 1
@@ -59,62 +59,62 @@ def test_first_document_gets_number_one_and_an_ascii_file(session: Session, tmp_
     assert doc.size == path.stat().st_size
 
 
-def test_retry_with_same_brief_returns_the_same_document(session: Session, tmp_path: Path) -> None:
+def test_retry_with_same_brief_returns_the_same_document(documents_db: Session, tmp_path: Path) -> None:
     calls: list[tuple[str, int]] = []
-    first, _ = issue(session, tmp_path, 7, "proposal", "h1", calls)
-    again, created = issue(session, tmp_path, 7, "proposal", "h1", calls)
+    first, _ = issue(documents_db, tmp_path, 7, "proposal", "h1", calls)
+    again, created = issue(documents_db, tmp_path, 7, "proposal", "h1", calls)
     assert not created
     assert again.id == first.id
     assert len(calls) == 1, "nothing is rendered again"
     assert len(list((tmp_path / "7").glob("*.pdf"))) == 1
 
 
-def test_changed_brief_makes_a_new_version_and_keeps_the_old_file(session: Session, tmp_path: Path) -> None:
-    v1, _ = issue(session, tmp_path, 7, "proposal", "h1")
+def test_changed_brief_makes_a_new_version_and_keeps_the_old_file(documents_db: Session, tmp_path: Path) -> None:
+    v1, _ = issue(documents_db, tmp_path, 7, "proposal", "h1")
     v1_bytes = absolute_path(tmp_path, v1).read_bytes()
-    v2, created = issue(session, tmp_path, 7, "proposal", "h2")
+    v2, created = issue(documents_db, tmp_path, 7, "proposal", "h2")
     assert created
     assert (v2.number, v2.version) == (v1.number, 2)
     assert v2.path.endswith("-v2.pdf")
     assert absolute_path(tmp_path, v1).read_bytes() == v1_bytes
     # going back to the first brief finds the first document again
-    back, created = issue(session, tmp_path, 7, "proposal", "h1")
+    back, created = issue(documents_db, tmp_path, 7, "proposal", "h1")
     assert not created and back.id == v1.id
 
 
-def test_numbers_run_per_kind_across_leads(session: Session, tmp_path: Path) -> None:
-    a, _ = issue(session, tmp_path, 1, "proposal", "h")
-    b, _ = issue(session, tmp_path, 2, "proposal", "h")
-    c, _ = issue(session, tmp_path, 2, "invoice", "h")
-    d, _ = issue(session, tmp_path, 2, "contract", "h")
+def test_numbers_run_per_kind_across_leads(documents_db: Session, tmp_path: Path) -> None:
+    a, _ = issue(documents_db, tmp_path, 1, "proposal", "h")
+    b, _ = issue(documents_db, tmp_path, 2, "proposal", "h")
+    c, _ = issue(documents_db, tmp_path, 2, "invoice", "h")
+    d, _ = issue(documents_db, tmp_path, 2, "contract", "h")
     assert a.number.endswith("-0001") and b.number.endswith("-0002")
     assert c.number.startswith("СЧ-") and c.number.endswith("-0001")
     assert d.number.startswith("ДГ-")
     assert c.path.startswith("2/SCH-") and d.path.startswith("2/DG-")
 
 
-def test_a_taken_slot_is_a_conflict_and_nothing_is_overwritten(session: Session, tmp_path: Path) -> None:
-    doc, _ = issue(session, tmp_path, 7, "proposal", "h1")
+def test_a_taken_slot_is_a_conflict_and_nothing_is_overwritten(documents_db: Session, tmp_path: Path) -> None:
+    doc, _ = issue(documents_db, tmp_path, 7, "proposal", "h1")
     before = absolute_path(tmp_path, doc).read_bytes()
     with pytest.raises(Conflict):
-        store_document(session, lead_id=8, kind="proposal", pdf=b"%PDF other", brief_hash="x",
+        store_document(documents_db, lead_id=8, kind="proposal", pdf=b"%PDF other", brief_hash="x",
                        number=doc.number, version=doc.version, documents_dir=tmp_path)
     assert absolute_path(tmp_path, doc).read_bytes() == before
 
 
-def test_concurrent_issue_takes_the_next_slot(session: Session, tmp_path: Path) -> None:
-    year_doc, _ = issue(session, tmp_path, 1, "proposal", "h")
-    taken = next_slot(session, lead_id=2, kind="proposal", year=int(year_doc.number.split("-")[1]))
+def test_concurrent_issue_takes_the_next_slot(documents_db: Session, tmp_path: Path) -> None:
+    year_doc, _ = issue(documents_db, tmp_path, 1, "proposal", "h")
+    taken = next_slot(documents_db, lead_id=2, kind="proposal", year=int(year_doc.number.split("-")[1]))
     calls: list[tuple[str, int]] = []
 
     def render(number: str, version: int) -> bytes:
         calls.append((number, version))
         if len(calls) == 1:  # someone else stores this slot while we render
-            store_document(session, lead_id=3, kind="proposal", pdf=b"%PDF theirs", brief_hash="z",
+            store_document(documents_db, lead_id=3, kind="proposal", pdf=b"%PDF theirs", brief_hash="z",
                            number=number, version=version, documents_dir=tmp_path)
         return fake_pdf(number, version)
 
-    doc, created = issue_document(session, lead_id=2, kind="proposal", brief_hash="h", documents_dir=tmp_path,
+    doc, created = issue_document(documents_db, lead_id=2, kind="proposal", brief_hash="h", documents_dir=tmp_path,
                                   render=render)
     assert created
     assert calls[0] == (taken.number, 1)

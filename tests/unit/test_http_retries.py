@@ -58,79 +58,73 @@ async def server() -> AsyncIterator[ScriptedServer]:
         yield fake
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
-async def test_retry_after_seconds_is_the_wait(server: ScriptedServer, session: aiohttp.ClientSession) -> None:
+async def test_retry_after_seconds_is_the_wait(server: ScriptedServer, http_session: aiohttp.ClientSession) -> None:
     server.script = [(503, {"Retry-After": "2"}), (429, {"Retry-After": "0"})]
     sleep = SleepRecorder()
-    response = await request_with_retries(session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
+    response = await request_with_retries(http_session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
     assert response.status == 200 and response.json() == {"ok": True}
     assert sleep.calls == [2.0, 0.0]
     assert server.hits == 3
 
 
-async def test_retry_after_http_date_is_the_wait(server: ScriptedServer, session: aiohttp.ClientSession) -> None:
+async def test_retry_after_http_date_is_the_wait(server: ScriptedServer, http_session: aiohttp.ClientSession) -> None:
     when = datetime.now(UTC) + timedelta(seconds=5)
     server.script = [(429, {"Retry-After": format_datetime(when, usegmt=True)})]
     sleep = SleepRecorder()
-    await request_with_retries(session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
+    await request_with_retries(http_session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
     assert len(sleep.calls) == 1 and 3.0 <= sleep.calls[0] <= 5.0
 
 
 async def test_backoff_without_retry_after_then_retry_after(server: ScriptedServer,
-                                                            session: aiohttp.ClientSession) -> None:
+                                                            http_session: aiohttp.ClientSession) -> None:
     server.script = [(500, {}), (502, {}), (429, {"Retry-After": "3"})]
     sleep = SleepRecorder()
-    await request_with_retries(session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
+    await request_with_retries(http_session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
     assert 0.25 <= sleep.calls[0] <= 0.5 <= sleep.calls[1] <= 1.0  # equal jitter on 0.5 s, 1 s
     assert sleep.calls[2] == 3.0
 
 
 async def test_gives_up_after_max_retries_with_the_last_error(server: ScriptedServer,
-                                                              session: aiohttp.ClientSession) -> None:
+                                                              http_session: aiohttp.ClientSession) -> None:
     no_headers: dict[str, str] = {}
     server.script = [(500, no_headers)] * 3 + [(503, no_headers)] * 3
     sleep = SleepRecorder()
     with pytest.raises(UpstreamError) as info:
-        await request_with_retries(session, "GET", server.root_url + "/thing", service="test", sleep=sleep,
+        await request_with_retries(http_session, "GET", server.root_url + "/thing", service="test", sleep=sleep,
                                    policy=RetryPolicy(max_retries=3))
     assert info.value.retryable is True and info.value.status_code == 503  # the 4th answer, not a RetryError
     assert server.hits == 4 and len(sleep.calls) == 3
 
 
 async def test_too_long_retry_after_is_raised_for_the_queue(server: ScriptedServer,
-                                                            session: aiohttp.ClientSession) -> None:
+                                                            http_session: aiohttp.ClientSession) -> None:
     server.script = [(429, {"Retry-After": "61"})]
     sleep = SleepRecorder()
     with pytest.raises(UpstreamError) as info:
-        await request_with_retries(session, "GET", server.root_url + "/thing", service="test", sleep=sleep,
+        await request_with_retries(http_session, "GET", server.root_url + "/thing", service="test", sleep=sleep,
                                    policy=RetryPolicy(max_retry_after=60))
     assert info.value.retryable is True and info.value.retry_after == 61.0
     assert server.hits == 1 and sleep.calls == []
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 409, 422])
-async def test_client_errors_are_not_retried(server: ScriptedServer, session: aiohttp.ClientSession,
+async def test_client_errors_are_not_retried(server: ScriptedServer, http_session: aiohttp.ClientSession,
                                              status: int) -> None:
     server.script = [(status, {"Retry-After": "1"})]
     sleep = SleepRecorder()
     with pytest.raises(UpstreamError) as info:
-        await request_with_retries(session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
+        await request_with_retries(http_session, "GET", server.root_url + "/thing", service="test", sleep=sleep)
     assert info.value.retryable is False and info.value.status_code == status
     assert server.hits == 1 and sleep.calls == []
 
 
-async def test_connection_errors_are_retried_then_surface_retryable(session: aiohttp.ClientSession) -> None:
+async def test_connection_errors_are_retried_then_surface_retryable(http_session: aiohttp.ClientSession) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     sleep = SleepRecorder()
     with pytest.raises(UpstreamError) as info:
-        await request_with_retries(session, "GET", f"http://127.0.0.1:{port}/thing", service="test", sleep=sleep,
+        await request_with_retries(http_session, "GET", f"http://127.0.0.1:{port}/thing", service="test", sleep=sleep,
                                    policy=RetryPolicy(max_retries=2))
     assert info.value.retryable is True and info.value.status_code is None
     assert isinstance(info.value.__cause__, aiohttp.ClientError)
@@ -138,12 +132,12 @@ async def test_connection_errors_are_retried_then_surface_retryable(session: aio
 
 
 async def test_concurrent_calls_keep_their_own_attempt_counts(server: ScriptedServer,
-                                                              session: aiohttp.ClientSession) -> None:
+                                                              http_session: aiohttp.ClientSession) -> None:
     server.script = [(500, {})] * 3  # however they fall, no call meets more than 3 of them
     sleep = SleepRecorder()
     policy = RetryPolicy(max_retries=3)
     url = server.root_url + "/thing"
-    responses = await asyncio.gather(*(request_with_retries(session, "GET", url, service="test", sleep=sleep,
+    responses = await asyncio.gather(*(request_with_retries(http_session, "GET", url, service="test", sleep=sleep,
                                                             policy=policy) for _ in range(3)))
     assert [r.status for r in responses] == [200, 200, 200]
     assert server.hits == 6 and len(sleep.calls) == 3

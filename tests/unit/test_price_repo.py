@@ -17,7 +17,7 @@ from voronka.errors import NotFound, ValidationError
 
 
 @pytest.fixture
-def session() -> Iterator[Session]:
+def pricing_db() -> Iterator[Session]:
     engine = create_engine("sqlite://")
     tables = [SQLModel.metadata.tables[n] for n in ("price_rates", "price_coefficients", "price_changes")]
     SQLModel.metadata.create_all(engine, tables=tables)
@@ -26,34 +26,34 @@ def session() -> Iterator[Session]:
     engine.dispose()
 
 
-def test_empty_tables_give_the_defaults(session: Session) -> None:
-    assert load_rate_table(session) == DEFAULT_RATES
+def test_empty_tables_give_the_defaults(pricing_db: Session) -> None:
+    assert load_rate_table(pricing_db) == DEFAULT_RATES
 
 
-def test_seeded_tables_give_the_same_table(session: Session) -> None:
-    assert seed_defaults(session) == 9 + 17
-    session.commit()
-    assert load_rate_table(session) == DEFAULT_RATES
-    assert seed_defaults(session) == 0
+def test_seeded_tables_give_the_same_table(pricing_db: Session) -> None:
+    assert seed_defaults(pricing_db) == 9 + 17
+    pricing_db.commit()
+    assert load_rate_table(pricing_db) == DEFAULT_RATES
+    assert seed_defaults(pricing_db) == 0
 
 
-def test_update_rate_changes_quotes_and_writes_history(session: Session) -> None:
-    update_rate(session, "ai_manager", "start", Decimal("100000"), changed_by="admin@voronka.ai",
+def test_update_rate_changes_quotes_and_writes_history(pricing_db: Session) -> None:
+    update_rate(pricing_db, "ai_manager", "start", Decimal("100000"), changed_by="admin@voronka.ai",
                 comment="новый прайс")
-    session.commit()
-    table = load_rate_table(session)
+    pricing_db.commit()
+    table = load_rate_table(pricing_db)
     brief = validate_brief({"product": "ai_manager", "users": 20})
     assert calculate(brief, table).package("start").price == 150_000
-    latest = price_history(session, limit=1)[0]
+    latest = price_history(pricing_db, limit=1)[0]
     assert (latest.target, latest.old_value, latest.new_value) == ("ai_manager/start", 90_000, 100_000)
     assert latest.changed_by == "admin@voronka.ai" and latest.comment == "новый прайс"
 
 
-def test_update_coefficient(session: Session) -> None:
-    update_coefficient(session, "hosting", "onprem", "2.7", changed_by="admin")
-    session.commit()
-    assert load_rate_table(session).option("hosting", "onprem").value == Decimal("2.7")
-    rows = session.scalars(select(PriceChange).where(PriceChange.target == "hosting/onprem")).all()
+def test_update_coefficient(pricing_db: Session) -> None:
+    update_coefficient(pricing_db, "hosting", "onprem", "2.7", changed_by="admin")
+    pricing_db.commit()
+    assert load_rate_table(pricing_db).option("hosting", "onprem").value == Decimal("2.7")
+    rows = pricing_db.scalars(select(PriceChange).where(PriceChange.target == "hosting/onprem")).all()
     assert [(r.old_value, r.new_value) for r in rows] == [(None, Decimal("2.5")),
                                                           (Decimal("2.5"), Decimal("2.7"))]
 
@@ -67,8 +67,8 @@ def test_update_coefficient(session: Session) -> None:
     (lambda s: update_coefficient(s, "sla", "100", 2, changed_by="a"), NotFound, "key"),
     (lambda s: update_coefficient(s, "sla", "99.9", -1, changed_by="a"), ValidationError, "value"),
 ])
-def test_bad_edits_are_refused(session: Session, call: Callable[[Session], None], error: type[Exception],
+def test_bad_edits_are_refused(pricing_db: Session, call: Callable[[Session], None], error: type[Exception],
                                field: str) -> None:
     with pytest.raises(error) as info:
-        call(session)
+        call(pricing_db)
     assert getattr(info.value, "field", None) == field

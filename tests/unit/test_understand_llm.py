@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from pipelines.understand.llm_refine import understand
 
@@ -27,14 +26,6 @@ class FakeLLM:
         if self.error:
             raise self.error
         return self.answer
-
-
-@pytest.fixture
-def warnings() -> Any:
-    records: list[str] = []
-    sink = logger.add(lambda m: records.append(str(m)), level="WARNING")
-    yield records
-    logger.remove(sink)
 
 
 async def test_without_llm_the_offline_result_is_returned() -> None:
