@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from db.crypto import EncryptedJSON, EncryptedText
+from voronka.vocabulary import NO_PRODUCT
 from voronka.vocabulary import Channel as Channel  # the values of the channel columns, re-exported
 from voronka.vocabulary import Stage as Stage  # the values of leads.stage, re-exported
 
@@ -64,7 +65,7 @@ class Lead(SQLModel, table=True):
     client_id: int = Field(foreign_key="clients.id", index=True)
     channel: str  # the channel the lead came from
     source_tag: str  # avito-lead | telegram-lead | site-lead
-    product: str = "none"
+    product: str = NO_PRODUCT
     stage: str = Field(default=Stage.NEW, index=True)
     chosen_package: str | None = None
     manager_hold: bool = False  # a manager holds the conversation: the bot is silent on every channel

@@ -95,7 +95,7 @@ def funnel(session: Session, period: Period) -> dict[str, Any]:
     for row in rows:
         rank, n = int(row.reached), int(row.n)
         total[rank] = total.get(rank, 0) + n
-        for groups, key in ((by_channel, row.channel), (by_product, row.product or "none")):
+        for groups, key in ((by_channel, row.channel), (by_product, row.product or NO_PRODUCT)):
             bucket = groups.setdefault(key, {})
             bucket[rank] = bucket.get(rank, 0) + n
     return {

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.models import Client, ClientIdentity, Conversation, Lead, Message, utcnow
-from voronka.vocabulary import CHANNELS, OTHER_SOURCE_TAG
+from voronka.vocabulary import CHANNELS, NO_PRODUCT, OTHER_SOURCE_TAG, Stage
 
 SOURCE_TAGS: dict[str, str] = {channel: channel.info.source_tag for channel in CHANNELS}
 
@@ -81,7 +81,7 @@ async def _conversation(conn: AsyncConnection, inbound: Inbound) -> tuple[int, i
         now = utcnow()
         lead_id = await conn.scalar(sa.insert(leads).values(
             client_id=client_id, channel=inbound.channel, source_tag=SOURCE_TAGS.get(inbound.channel, OTHER_SOURCE_TAG),
-            product="none", stage="new", manager_hold=False, blocked=False, quotes_done=0,
+            product=NO_PRODUCT, stage=Stage.NEW, manager_hold=False, blocked=False, quotes_done=0,
             listing_id=inbound.listing_id, created_at=now, updated_at=now).returning(leads.c.id))
     state: dict[str, Any] = {}
     conv_id = await conn.scalar(

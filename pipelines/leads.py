@@ -13,7 +13,7 @@ from db.models import Brief, Client, Conversation, Event, Lead, utcnow
 from db.rate_table import RateTable
 from db.repo_pricing import load_rate_table
 from pipelines.reply import add_outbox
-from voronka.vocabulary import FUNNEL, Stage, stage_rank
+from voronka.vocabulary import FUNNEL, NO_PRODUCT, Stage, stage_rank
 
 CONTACT_SLOTS = ("name", "phone", "email")
 
@@ -91,7 +91,7 @@ def advance_stage(session: Session, lead: Lead, stage: str, *, channel: str | No
 def sync_crm_when_qualified(session: Session, lead: Lead, *, channel: str | None) -> bool:
     """The first time a lead has a product and a phone or e-mail, it goes to the CRM (once: the outbox key)."""
     client = session.get(Client, lead.client_id)
-    if lead.id is None or lead.product in ("", "none") or client is None or not (client.phone or client.email):
+    if lead.id is None or lead.product in ("", NO_PRODUCT) or client is None or not (client.phone or client.email):
         return False
     if stage_rank(lead.stage) < stage_rank(Stage.QUALIFIED):
         advance_stage(session, lead, Stage.QUALIFIED, channel=channel)

@@ -32,6 +32,7 @@ from loguru import logger
 from voronka.vocabulary import (
     CHANNELS,
     KNOWLEDGE_INTENTS,
+    NO_PRODUCT,
     PACKAGE_TITLES,
     PACKAGES,
     PRODUCT_INFO,
@@ -190,7 +191,7 @@ def _on_text(t: _Turn) -> None:
         t.say(f"{greeting} {texts.INTRO}" if first else greeting)
         preselected = t.state.product
         if first and preselected in PRODUCTS and t.brief.get("product") == preselected \
-                and u.product in ("none", preselected):
+                and u.product in (NO_PRODUCT, preselected):
             t.say(texts.PRESELECTED.format(name=PRODUCT_INFO[preselected].title_genitive,
                                            pitch=PRODUCT_INFO[preselected].pitch))
     if command == "manager":
@@ -689,7 +690,7 @@ def _slot_buttons(slot: str) -> list[Button]:
 
 
 def _question(t: _Turn, step: Step) -> tuple[str, list[Button]]:
-    product = str(t.brief["product"]) if t.brief.get("product") in PRODUCTS else "none"
+    product = str(t.brief["product"]) if t.brief.get("product") in PRODUCTS else NO_PRODUCT
     if step == "product":
         if t.avito:  # no buttons: a numbered list (``product_from_choice`` reads the numbers back)
             items = [texts.Q_PRODUCT_AVITO_ITEM.format(n=n, name=p.info.title, pitch=p.info.pitch)

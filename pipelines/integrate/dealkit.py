@@ -19,7 +19,7 @@ from pipelines.leads import rates
 from pipelines.price.engine import quote as compute_quote
 from pipelines.reply import OutgoingReply, add_outbox, write_replies
 from pipelines.runtime import Runtime
-from voronka.vocabulary import PRICING_SLOTS, package_title, product_title
+from voronka.vocabulary import NO_PRODUCT, PRICING_SLOTS, package_title, product_title
 
 # An action's handler: ``(deps, session, lead, conversation, data) -> replies`` (see ``integrate.dispatch``).
 ActionHandler = Callable[[Runtime, Session, Lead, Conversation | None, dict[str, Any]], list[OutgoingReply]]
@@ -105,7 +105,7 @@ def package_price(session: Session, lead: Lead, package: str) -> Decimal:
     """The package's full price for the lead's current brief (the same engine the invoice PDF uses)."""
     brief = brief_data(session, lead)
     pricing_brief = {k: brief[k] for k in PRICED_BRIEF_KEYS if brief.get(k) is not None}
-    if not pricing_brief.get("product") and lead.product not in ("", "none"):
+    if not pricing_brief.get("product") and lead.product not in ("", NO_PRODUCT):
         pricing_brief["product"] = lead.product
     result = compute_quote(pricing_brief, rates(session))
     for item in result.packages:
