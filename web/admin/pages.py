@@ -15,7 +15,7 @@ from pipelines.admin import leads as leads_admin
 from pipelines.dialog.texts import HANDOFF_REASONS
 from voronka import paths
 from voronka.errors import Forbidden, Unauthorized, VoronkaError
-from voronka.vocabulary import CHANNELS, PACKAGE_TITLES, STAGE_LABELS, STAGES
+from voronka.vocabulary import CHANNELS, PACKAGE_TITLES, PACKAGES, PRODUCTS, STAGE_LABELS, STAGES
 from web.admin.auth import Claims
 from web.admin.deps import CLAIMS_KEY, COOKIE_NAME, authenticate_request, claims_of
 
@@ -90,7 +90,8 @@ def environment() -> jinja2.Environment:
     env.globals.update(NAV=NAV, BRIEF_LABELS=BRIEF_LABELS, STAGE_LABELS=STAGE_LABELS,
                        CHANNEL_LABELS=leads_admin.CHANNEL_LABELS,
                        PRODUCT_LABELS=leads_admin.PRODUCT_LABELS, ROLE_LABELS=ROLE_LABELS,
-                       EVENT_LABELS=EVENT_LABELS, STAGES=STAGES, CHANNELS=CHANNELS)
+                       EVENT_LABELS=EVENT_LABELS, STAGES=STAGES, CHANNELS=CHANNELS, PRODUCTS=PRODUCTS,
+                       PACKAGES=PACKAGES, PACKAGE_TITLES=PACKAGE_TITLES)
     return env
 
 
