@@ -24,7 +24,6 @@ from redis.exceptions import RedisError
 
 from integrations.avito import AvitoClient, parse_webhook
 from pipelines.channels.avito import to_inbound
-from pipelines.channels.clients import avito_configured
 from pipelines.channels.receive import accept_inbound
 from voronka.errors import PayloadTooLarge, UpstreamError, ValidationError
 from voronka.settings import Settings
@@ -101,9 +100,9 @@ def setup(app: web.Application) -> None:
     async def startup_check(app: web.Application) -> AsyncIterator[None]:
         settings = app[keys.SETTINGS]
         task: asyncio.Task[bool | None] | None = None
-        if avito_configured(settings) and settings.AVITO_WEBHOOK_SECRET:
+        if settings.avito_configured and settings.AVITO_WEBHOOK_SECRET:
             task = asyncio.create_task(check_subscription(settings, app[keys.REDIS]))
-        elif avito_configured(settings):
+        elif settings.avito_configured:
             logger.warning("AVITO_WEBHOOK_SECRET is not set: the Avito webhook answers 404 to everything")
         yield
         if task is not None:
