@@ -1,11 +1,12 @@
-"""Brief buttons: product choice (``product:``), slot answers (``slot:``), «начать заново» (``restart``)."""
+"""Brief buttons: product choice (``ProductChoice``), slot answers (``SlotAnswer``), «начать заново» (``Restart``)."""
 
 from __future__ import annotations
 
 from aiogram import Router, types
 
 from bot.inbox import UpdateInbox
-from bot.routers.filters import CallbackPrefix, PrivateChat
+from bot.routers.filters import Buttons, PrivateChat
+from pipelines.buttons import ProductChoice, Restart, SlotAnswer
 
 
 async def on_brief_button(query: types.CallbackQuery, event_update: types.Update, inbox: UpdateInbox) -> None:
@@ -15,5 +16,5 @@ async def on_brief_button(query: types.CallbackQuery, event_update: types.Update
 def router() -> Router:
     r = Router(name="brief")
     r.callback_query.filter(PrivateChat())
-    r.callback_query.register(on_brief_button, CallbackPrefix("product", "slot", "restart"))
+    r.callback_query.register(on_brief_button, Buttons(ProductChoice, SlotAnswer, Restart))
     return r

@@ -6,6 +6,9 @@ from typing import Any
 
 from aiogram import types
 from aiogram.filters import Filter
+from aiogram.filters.callback_data import CallbackData
+
+from pipelines.buttons import parse_callback
 
 
 def _chat_of(event: Any) -> Any:
@@ -29,12 +32,11 @@ class ManagersChat(Filter):
         return bool(self.chat_id) and chat is not None and str(chat.id) == self.chat_id
 
 
-class CallbackPrefix(Filter):
-    """A button whose callback data is ``name`` or starts with ``name:``."""
+class Buttons(Filter):
+    """A button whose callback data is one of these ``pipelines.buttons`` factories (old formats included)."""
 
-    def __init__(self, *names: str) -> None:
-        self.names = names
+    def __init__(self, *factories: type[CallbackData]) -> None:
+        self.factories = factories
 
     async def __call__(self, query: types.CallbackQuery) -> bool:
-        data = query.data or ""
-        return any(data == name or data.startswith(name + ":") for name in self.names)
+        return isinstance(parse_callback(query.data), self.factories)

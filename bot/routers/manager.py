@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiogram import F, Router, types
 
 from bot.inbox import UpdateInbox
-from bot.routers.filters import CallbackPrefix, ManagersChat, PrivateChat
+from bot.routers.filters import Buttons, ManagersChat, PrivateChat
+from pipelines.buttons import Human, ManagerAction
 
 
 async def on_manager_button(query: types.CallbackQuery, event_update: types.Update, inbox: UpdateInbox) -> None:
@@ -25,7 +26,7 @@ def managers_router(chat_id: str) -> Router:
     r = Router(name="managers_chat")
     r.message.filter(ManagersChat(chat_id))
     r.callback_query.filter(ManagersChat(chat_id))
-    r.callback_query.register(on_manager_button, CallbackPrefix("mgr"))
+    r.callback_query.register(on_manager_button, Buttons(ManagerAction))
     r.message.register(on_manager_reply, F.reply_to_message.from_user.is_bot)
     return r
 
@@ -33,5 +34,5 @@ def managers_router(chat_id: str) -> Router:
 def client_router() -> Router:
     r = Router(name="manager_request")
     r.callback_query.filter(PrivateChat())
-    r.callback_query.register(on_human_button, CallbackPrefix("human"))
+    r.callback_query.register(on_human_button, Buttons(Human))
     return r

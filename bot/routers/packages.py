@@ -1,11 +1,12 @@
-"""Package choice (``package:<code>``) and documents (``doc:<kind>``: КП, договор, счёт)."""
+"""Package choice (``PackageChoice``) and documents (``DocumentRequest``: КП, договор, счёт)."""
 
 from __future__ import annotations
 
 from aiogram import Router, types
 
 from bot.inbox import UpdateInbox
-from bot.routers.filters import CallbackPrefix, PrivateChat
+from bot.routers.filters import Buttons, PrivateChat
+from pipelines.buttons import DocumentRequest, PackageChoice
 
 
 async def on_package_button(query: types.CallbackQuery, event_update: types.Update, inbox: UpdateInbox) -> None:
@@ -15,5 +16,5 @@ async def on_package_button(query: types.CallbackQuery, event_update: types.Upda
 def router() -> Router:
     r = Router(name="packages")
     r.callback_query.filter(PrivateChat())
-    r.callback_query.register(on_package_button, CallbackPrefix("package", "doc"))
+    r.callback_query.register(on_package_button, Buttons(PackageChoice, DocumentRequest))
     return r

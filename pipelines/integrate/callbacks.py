@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from db.models import Booking, Conversation, Lead, Message, Payment
+from pipelines.buttons import BookingChange, NpsScore, PaymentRenew, SlotOther, SlotPick, parse_callback
 from pipelines.dialog.hours import manager_eta
 from pipelines.dialog.state import DialogState
 from pipelines.integrate import nps
@@ -55,15 +56,12 @@ def offered_slots(conversation: Conversation) -> list[str]:
     return [slot.isoformat() for slot in state.booking_slots] if fresh else []
 
 
-def _id(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) < 12 else None
-
-
 def handle_callback(deps: Runtime, session: Session, lead: Lead, conversation: Conversation, callback: str,
                     *, message: Message | None = None) -> list[OutgoingReply] | None:
     """Replies for a deals callback (possibly none: an action will reply), or ``None`` when it is not ours."""
-    name, _, arg = callback.partition(":")
-    if name == "slot_pick":
+    button = parse_callback(callback)
+    if isinstance(button, SlotPick):
+        arg = button.at
         start = parse_slot(arg)
         if start is None and arg.isdigit():
             slots = offered_slots(conversation)
@@ -72,26 +70,18 @@ def handle_callback(deps: Runtime, session: Session, lead: Lead, conversation: C
         if start is None:
             return [OutgoingReply(text="Не получилось разобрать время. Выберите, пожалуйста, вариант из списка.")]
         return _action(session, lead, conversation, message, "slot", "booking_confirm", {"start": start.isoformat()})
-    if callback == "slot_other":
+    if isinstance(button, SlotOther):
         return _other_time(deps, session, lead, conversation, message)
-    if name == "booking":
-        verb, _, raw_id = arg.partition(":")
-        booking_id = _id(raw_id)
-        if verb not in ("cancel", "move") or booking_id is None:
-            return None
-        if verb == "cancel":
+    if isinstance(button, BookingChange):
+        if button.action == "cancel":
             return _action(session, lead, conversation, message, "cancel", "booking_cancel",
-                           {"booking_id": booking_id})
-        return _action(session, lead, conversation, message, "move", "booking", {"move_from": booking_id})
-    if name == "pay_new":
-        payment_id = _id(arg)
-        if payment_id is None:
-            return None
-        return _action(session, lead, conversation, message, "pay", "payment_renew", {"payment_id": payment_id})
-    if name == "nps":
-        score = _id(arg)
-        if score is None:
-            return None
+                           {"booking_id": button.booking_id})
+        return _action(session, lead, conversation, message, "move", "booking", {"move_from": button.booking_id})
+    if isinstance(button, PaymentRenew):
+        return _action(session, lead, conversation, message, "pay", "payment_renew",
+                       {"payment_id": button.payment_id})
+    if isinstance(button, NpsScore):
+        score = button.score
         return nps.answer(session, lead, conversation, score)
     return None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pipelines.buttons import valid_callback_data
 from pipelines.channels.site import accept_site_event, chat_inbound, site_messages
 from voronka.errors import PayloadTooLarge, ValidationError
 from web import keys
@@ -61,8 +62,8 @@ def parse_post(body: dict[str, Any], max_length: int) -> tuple[str, str, str, st
             raise PayloadTooLarge(f"Сообщение слишком длинное: не больше {max_length} символов. "
                                   "Пожалуйста, сократите его или разбейте на несколько.", field="text")
         return session_id, "text", text, client_message_id
-    if not isinstance(callback, str) or not 1 <= len(callback) <= 64:
-        raise ValidationError("callback: строка 1–64 символа", field="callback")
+    if not valid_callback_data(callback):  # the buttons' schema is the Telegram one (pipelines.buttons)
+        raise ValidationError("callback: строка 1–64 символа латиницей", field="callback")
     return session_id, "callback", callback, client_message_id
 
 
