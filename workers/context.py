@@ -47,10 +47,10 @@ class WorkerContext:
     def channel_clients(self) -> ChannelClients:
         """The Avito and Telegram clients, on the runtime's async bridge."""
         if self._channel_clients is None:
+            bridge = self.deps.bridge  # outside the lock: ``deps`` takes it too
             with self._lock:
                 if self._channel_clients is None:
-                    self._channel_clients = ChannelClients(self.settings, redis_url=self.redis_url,
-                                                           bridge=self.deps.bridge)
+                    self._channel_clients = ChannelClients(self.settings, redis_url=self.redis_url, bridge=bridge)
         return self._channel_clients
 
     @property
