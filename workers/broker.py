@@ -46,8 +46,8 @@ def setup_broker(settings: Settings, *, database_url: str, redis_url: str) -> Re
     return broker
 
 
-ACTOR_MODULES = ("workers.actors", "workers.actors_channels", "workers.actors_deals", "workers.actors_knowledge",
-                 "workers.actors_ops")
+ACTOR_MODULES = ("workers.actors.outbox", "workers.actors.channels", "workers.actors.deals", "workers.actors.knowledge",
+                 "workers.actors.privacy")
 
 
 def load_actors() -> None:

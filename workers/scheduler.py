@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis as redis_lib
@@ -22,29 +21,7 @@ from voronka import heartbeat
 from voronka.settings import Settings
 from workers.broker import setup_broker
 from workers.enqueue import enqueue
-
-
-@dataclass(frozen=True)
-class PeriodicJob:
-    job_id: str
-    actor_name: str
-    queue: str
-    seconds: int
-
-
-def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
-    jobs = [
-        PeriodicJob("inbox-sweeper", "maintenance.sweep", "maintenance", 10),
-    ]
-    jobs.extend(_extra_jobs(settings))
-    return jobs
-
-
-def _extra_jobs(settings: Settings) -> list[PeriodicJob]:
-    """Jobs contributed by the features (token refresh, payment polling, reminders, KB rescan, NPS, retention)."""
-    from workers.jobs import feature_jobs
-
-    return [PeriodicJob(*spec) for spec in feature_jobs(settings)]
+from workers.periodic import PeriodicJob, periodic_jobs
 
 
 def fire_once(redis: redis_lib.Redis, job: PeriodicJob, fire: Callable[[], object], *,

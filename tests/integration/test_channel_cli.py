@@ -19,7 +19,7 @@ from tests.fakes.telegram_fake import TelegramFake
 from tests.support.channels import AVITO_SECRET, TG_SECRET, channel_values
 from tests.support.processes import TEST_SECRET
 from web.routes.webhooks_avito import check_subscription, webhook_url
-from workers.jobs_channels import TOKEN_CHECK_SECONDS, jobs
+from workers.periodic import TOKEN_CHECK_SECONDS, periodic_jobs
 
 PUBLIC = "https://voronka.example"
 
@@ -106,8 +106,8 @@ async def test_token_job_refreshes_at_least_an_hour_before_expiry(  # type: igno
 
 
 def test_token_job_is_scheduled_only_when_avito_is_configured(settings) -> None:  # type: ignore[no-untyped-def]
-    assert "avito.refresh_token" not in [j[1] for j in jobs(settings)]
+    assert "avito.refresh_token" not in [j.actor_name for j in periodic_jobs(settings)]
     configured = settings.model_copy(update={"AVITO_CLIENT_ID": "id", "AVITO_CLIENT_SECRET": "s",
                                              "AVITO_USER_ID": "1"})
-    job = next(j for j in jobs(configured) if j[1] == "avito.refresh_token")
-    assert job[3] == TOKEN_CHECK_SECONDS <= 3600
+    job = next(j for j in periodic_jobs(configured) if j.actor_name == "avito.refresh_token")
+    assert job.seconds == TOKEN_CHECK_SECONDS <= 3600

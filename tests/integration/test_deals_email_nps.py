@@ -18,6 +18,7 @@ from pipelines.integrate.reminders import NPS_KINDS, send_due
 from pipelines.runtime import Runtime
 from tests.support.deal_fakes import Fakes, Mailbox
 from tests.support.deals import add_action, bot_messages, drain_actions, make_lead, outbox_rows
+from workers.periodic import periodic_jobs
 
 pytestmark = pytest.mark.deals_smtp
 
@@ -131,9 +132,7 @@ async def test_avito_answers_the_survey_with_a_number(deps: Runtime, fakes: Fake
 
 
 def test_deals_jobs_only_enqueue_their_actors(settings) -> None:
-    from workers.jobs import feature_jobs
-
-    jobs = {job_id: (actor, queue, seconds) for job_id, actor, queue, seconds in feature_jobs(settings)}
+    jobs = {job.job_id: (job.actor_name, job.queue, job.seconds) for job in periodic_jobs(settings)}
     assert jobs["deals-payment-poll"] == ("deals.poll_payments", "deals", settings.PAYMENT_POLL_SECONDS)
     assert {jobs[j][0] for j in ("deals-link-expiry", "deals-booking-reminders", "deals-nps-surveys")} == {
         "deals.expire_links", "deals.send_reminders", "deals.send_nps"}

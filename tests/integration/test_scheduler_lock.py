@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from workers.scheduler import PeriodicJob, fire_once
+from workers.periodic import PeriodicJob
+from workers.scheduler import fire_once
 
 
 def test_two_schedulers_fire_a_tick_once(redis_client) -> None:  # type: ignore[no-untyped-def]

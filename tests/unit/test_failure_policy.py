@@ -13,8 +13,8 @@ from dramatiq.brokers.stub import StubBroker
 
 from voronka.settings import Settings
 from workers.broker import ACTOR_MODULES, load_actors, middleware
+from workers.periodic import periodic_jobs
 from workers.policy import FailurePolicy
-from workers.scheduler import periodic_jobs
 
 SETTINGS = Settings(_env_file=None, MAX_RETRIES=4, RETRY_MIN_BACKOFF_SECONDS=0.5,  # type: ignore[call-arg]
                     RETRY_MAX_BACKOFF_SECONDS=30)

@@ -12,9 +12,9 @@ from pipelines.channels.tokens import keep_token_fresh
 from pipelines.conversation import MessageNotFound, handle_inbound
 from pipelines.delivery import deliver
 from voronka.errors import NotConfigured, UpstreamError
-from workers.actors import deliver_outbox, dispatch_outbox
+from workers.actors.outbox import deliver_outbox, dispatch_outbox
 from workers.context import runtime
-from workers.jobs_channels import TOKEN_CHECK_SECONDS
+from workers.periodic import TOKEN_CHECK_SECONDS
 from workers.policy import job_actor, periodic_actor
 from workers.senders import channel_clients
 

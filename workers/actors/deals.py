@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pipelines.integrate import payments, reminders
 from pipelines.runtime import Runtime
-from workers.actors import dispatch_outbox
+from workers.actors.outbox import dispatch_outbox
 from workers.context import runtime
 from workers.policy import job_actor, periodic_actor
 

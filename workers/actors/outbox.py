@@ -1,8 +1,5 @@
-"""Thin actors: each names itself, its queue and time limit (retries: ``workers.policy``) and calls one pipeline
-function.
-
-Import this module only after ``workers.broker.setup_broker`` (actors bind to the global broker on declaration).
-"""
+"""Actors that carry outbox rows out — delivery, integration actions, documents — and the sweeper that sends again
+what was left behind (inbox rows included); ``dispatch_outbox`` hands each row to its actor."""
 
 from __future__ import annotations
 
