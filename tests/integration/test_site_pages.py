@@ -8,13 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from web.routes.site_pages import parse_markdown
+from pipelines.site_content import load_doc
 
 KB = Path(__file__).resolve().parents[2] / "knowledge_base"
 
 
 def kb_doc(path: str):  # type: ignore[no-untyped-def]
-    return parse_markdown((KB / path).read_text(encoding="utf-8"), name=Path(path).stem)
+    return load_doc(KB / path)
 
 
 def unescape(html: str) -> str:

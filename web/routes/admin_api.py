@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,17 @@ from sqlmodel import Session
 
 from db.models import Document
 from db.models_ops import AdminAudit
-from db.repo_pricing import load_rate_table, price_history, update_coefficient, update_rate
 from pipelines import analytics
 from pipelines.admin import kb as kb_admin
 from pipelines.admin import leads as leads_admin
+from pipelines.admin import prices as prices_admin
+from pipelines.admin import templates as templates_admin
 from pipelines.admin.paging import PageRequest, choice_param, int_param
 from pipelines.admin.system import integrations, log_tail
-from pipelines.document.context import KINDS, build_context
-from pipelines.document.render import render_html
-from pipelines.document.storage import absolute_path, format_number
+from pipelines.document.storage import absolute_path
 from pipelines.knowledge.embedders import make_embedder
-from pipelines.price.engine import calculate, validate_brief
 from voronka.errors import NotFound, PayloadTooLarge, Unauthorized, ValidationError
-from voronka.vocabulary import CHANNELS, PACKAGES, PRODUCTS, RECOMMENDED_PACKAGE, STAGES, Product
+from voronka.vocabulary import CHANNELS, PRODUCTS, RECOMMENDED_PACKAGE, STAGES, Product
 from web import keys
 from web.admin import deps
 from web.admin.auth import authenticate, issue_token
@@ -389,29 +386,15 @@ async def post_kb_reingest(request: web.Request) -> web.Response:
 
 
 # --- prices ------------------------------------------------------------------------------------------------------
-def _prices(session: Session) -> dict[str, Any]:
-    table = load_rate_table(session)
-    return {"rates": [{k: (f"{v}" if isinstance(v, Decimal) else v) for k, v in row.items()}
-                      for row in table.rate_rows()],
-            "coefficients": [{k: (f"{v}" if isinstance(v, Decimal) else v) for k, v in row.items()}
-                             for row in table.coefficient_rows()]}
-
-
-def _history(session: Session, limit: int) -> list[dict[str, Any]]:
-    return [{"id": c.id, "changed_at": c.changed_at.isoformat(), "changed_by": c.changed_by, "entity": c.entity,
-             "target": c.target, "old_value": None if c.old_value is None else f"{c.old_value}",
-             "new_value": f"{c.new_value}", "comment": c.comment} for c in price_history(session, limit=limit)]
-
-
 @api_auth
 async def get_prices(request: web.Request) -> web.Response:
-    return json_response(await in_session(request, _prices))
+    return json_response(await in_session(request, prices_admin.price_list))
 
 
 @api_auth
 async def get_price_history(request: web.Request) -> web.Response:
     limit = int_param(request.query, "limit", 100, minimum=1, maximum=1000)
-    return json_response({"items": await in_session(request, _history, limit)})
+    return json_response({"items": await in_session(request, prices_admin.history, limit)})
 
 
 def _decimal_field(body: dict[str, Any], name: str) -> str:
@@ -421,15 +404,13 @@ def _decimal_field(body: dict[str, Any], name: str) -> str:
     return str(value).replace(",", ".").replace(" ", "").replace("\u00a0", "")
 
 
-async def change_price(request: web.Request, entity: str, a: str, b: str, value: str, comment: str) -> None:
+async def change_price(request: web.Request, entity: str, a: str, b: str, value: str,
+                       comment: str) -> None:
     claims = claims_of(request)
     deps.admin_only(claims)
 
     def work(session: Session) -> None:
-        if entity == "rate":
-            update_rate(session, a, b, value, changed_by=claims.username, comment=comment)
-        else:
-            update_coefficient(session, a, b, value, changed_by=claims.username, comment=comment)
+        prices_admin.change_price(session, entity, a, b, value, by=claims.username, comment=comment)
         audit(session, claims, f"price_{entity}", f"{a}/{b}", value=value)
 
     await in_session(request, work, commit=True)
@@ -441,7 +422,7 @@ async def put_rate(request: web.Request) -> web.Response:
     body = await read_body(request)
     await change_price(request, "rate", request.match_info["product"], request.match_info["package"],
                        _decimal_field(body, "base_price"), _str(body, "comment", max_length=500, required=False))
-    return json_response(await in_session(request, _prices))
+    return json_response(await in_session(request, prices_admin.price_list))
 
 
 @api_auth
@@ -449,41 +430,14 @@ async def put_coefficient(request: web.Request) -> web.Response:
     body = await read_body(request)
     await change_price(request, "coefficient", request.match_info["param"], request.match_info["key"],
                        _decimal_field(body, "value"), _str(body, "comment", max_length=500, required=False))
-    return json_response(await in_session(request, _prices))
+    return json_response(await in_session(request, prices_admin.price_list))
 
 
 # --- templates ---------------------------------------------------------------------------------------------------
-SAMPLE_BRIEF: dict[str, Any] = {"product": "ai_lawyer", "users": 25, "integrations": 2, "hosting": "cloud",
-                                "sla": "standard", "deadline": "standard", "name": "Анна Смирнова",
-                                "company": "ООО «Пример»", "phone": "+7 900 000-00-00", "email": "anna@example.ru"}
-
-
-def template_preview(session: Session, kind: str, product: str, package: str, settings: Any) -> str:
-    if kind not in KINDS:
-        raise NotFound("Нет такого шаблона")
-    if package not in PACKAGES:
-        raise ValidationError("package: start, optimum или enterprise", field="package")
-    raw = {**SAMPLE_BRIEF, "product": product}
-    brief = validate_brief(raw)
-    quote = calculate(brief, load_rate_table(session))
-    today = date.today()
-    context = build_context(kind, brief={**raw, **brief.as_dict()}, quote=quote, package=package,
-                            client_name=raw["name"], company=raw["company"], number=format_number(kind, today.year, 1),
-                            version=1, settings=settings, payment_url=None, issued_at=today)
-    return render_html(kind, context)
-
-
-# On screen the document is shown as a sheet of paper; printing (WeasyPrint) never sees this style.
-PREVIEW_STYLE = ("<style>@media screen { html { background: #e9ecf2; } body { box-sizing: border-box; "
-                 "max-width: 210mm; margin: 24px auto !important; padding: 16mm 14mm !important; background: #fff; "
-                 "box-shadow: 0 6px 24px rgba(16, 24, 40, .12); } }</style>")
-TEMPLATE_TITLES = {"proposal": "Коммерческое предложение", "contract": "Договор", "invoice": "Счёт"}
-
-
 @api_auth
 async def get_templates(request: web.Request) -> web.Response:
     return json_response({"items": [{"kind": k, "title": t, "preview": f"{PREFIX}/templates/{k}/preview"}
-                                    for k, t in TEMPLATE_TITLES.items()]})
+                                    for k, t in templates_admin.TEMPLATE_TITLES.items()]})
 
 
 @api_auth
@@ -491,8 +445,8 @@ async def get_template_preview(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
     product = choice_param(request.query, "product", PRODUCTS) or Product.AI_LAWYER
     package = request.query.get("package") or RECOMMENDED_PACKAGE
-    html = await in_session(request, template_preview, kind, product, package, request.app[keys.SETTINGS])
-    html = html.replace("</head>", PREVIEW_STYLE + "</head>", 1)
+    html = await in_session(request, templates_admin.preview_page, kind, product, package,
+                            request.app[keys.SETTINGS])
     return web.Response(text=html, content_type="text/html", headers={
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:",
         "Cache-Control": "no-store"})

@@ -17,8 +17,10 @@ from sqlmodel import Session
 
 from pipelines.admin import kb as kb_admin
 from pipelines.admin import leads as leads_admin
+from pipelines.admin import prices as prices_admin
 from pipelines.admin.paging import PageRequest
 from pipelines.admin.system import integrations
+from pipelines.admin.templates import TEMPLATE_TITLES
 from voronka.errors import RateLimited, Unauthorized, VoronkaError
 from voronka.vocabulary import PACKAGES, PRODUCTS, RECOMMENDED_PACKAGE, Product
 from web import keys
@@ -208,8 +210,8 @@ async def kb_reingest(request: web.Request) -> web.StreamResponse:
 # --- prices ------------------------------------------------------------------------------------------------------
 @ui_auth
 async def prices_page(request: web.Request) -> web.Response:
-    prices = await in_session(request, admin_api._prices)
-    history = await in_session(request, admin_api._history, 30)
+    prices = await in_session(request, prices_admin.price_list)
+    history = await in_session(request, prices_admin.history, 30)
     return render(request, "prices.html", prices=prices, history=history, active="prices")
 
 
@@ -233,13 +235,13 @@ async def price_submit(request: web.Request) -> web.StreamResponse:
 @ui_auth
 async def templates_page(request: web.Request) -> web.Response:
     kind = request.query.get("kind", "proposal")
-    kind = kind if kind in admin_api.TEMPLATE_TITLES else "proposal"
+    kind = kind if kind in TEMPLATE_TITLES else "proposal"
     product = request.query.get("product", Product.AI_LAWYER)
     product = product if product in PRODUCTS else Product.AI_LAWYER
     package = request.query.get("package", RECOMMENDED_PACKAGE)
     package = package if package in PACKAGES else RECOMMENDED_PACKAGE
     preview = f"/api/v1/admin/templates/{quote(kind)}/preview?" + urlencode({"product": product, "package": package})
-    return render(request, "templates.html", titles=admin_api.TEMPLATE_TITLES, kind=kind, product=product,
+    return render(request, "templates.html", titles=TEMPLATE_TITLES, kind=kind, product=product,
                   package=package, preview=preview, active="templates")
 
 
