@@ -3,18 +3,25 @@
 Turns a raw chat message into one lower-case Cyrillic string that the rules read:
 Latin transliteration back to Cyrillic («iurist» → «юрист»), slang («скок» → «сколько»), typos of domain words
 («аналитег» → «аналитик», via rapidfuzz over a small vocabulary, only for words pymorphy does not know),
-numbers in words to digits («сорок пять» → «45», «полсотни» → «50», «пару десятков» → «20») and ranges to their
-upper bound («от 30 до 50» → «50», «15-20» → «20»). Everything heavy is built lazily once and cached.
+numbers in words, shorthand and ranges to one integer each (pipelines.understand.numbers: «сорок пять» → «45»,
+«полторы тысячи» → «1500», «1,5к» → «1500», «от 30 до 50» → «50»). Everything heavy is built lazily once and cached.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
 
-import pymorphy3
 from rapidfuzz import fuzz, process
+
+from pipelines.understand.morphology import morph
+from pipelines.understand.numbers import (
+    collapse_ranges,
+    expand_quantities,
+    keeps_multiplier,
+    number_value,
+    words_to_digits,
+)
 
 # Latin words we keep as they are (brands, tech terms); everything else Latin is transliterated.
 LATIN_KEEP: frozenset[str] = frozenset(
@@ -76,31 +83,6 @@ VOCAB: tuple[str, ...] = (
     "созвонимся", "позвоните", "перезвоните", "сотрудника", "специалиста", "презентацию", "реквизиты",
 )
 
-# Number words (normal forms and frequent forms pymorphy may not resolve to the numeral).
-_UNITS: dict[str, int] = {
-    "ноль": 0, "один": 1, "одна": 1, "одно": 1, "одного": 1, "одну": 1, "одной": 1, "одному": 1,
-    "два": 2, "две": 2, "двух": 2, "двум": 2, "двумя": 2, "три": 3, "трех": 3, "трем": 3, "тремя": 3,
-    "четыре": 4, "четырех": 4, "пять": 5, "шесть": 6, "семь": 7, "восемь": 8, "девять": 9,
-    "десять": 10, "одиннадцать": 11, "двенадцать": 12, "тринадцать": 13, "четырнадцать": 14, "пятнадцать": 15,
-    "шестнадцать": 16, "семнадцать": 17, "восемнадцать": 18, "девятнадцать": 19,
-    "двое": 2, "трое": 3, "четверо": 4, "пятеро": 5, "шестеро": 6, "семеро": 7, "восьмеро": 8, "девятеро": 9,
-    "десятеро": 10, "обоих": 2, "оба": 2, "обе": 2,
-}
-_TENS: dict[str, int] = {
-    "двадцать": 20, "тридцать": 30, "сорок": 40, "сорока": 40, "пятьдесят": 50, "шестьдесят": 60,
-    "семьдесят": 70, "восемьдесят": 80, "девяносто": 90,
-}
-_HUNDREDS: dict[str, int] = {
-    "сто": 100, "ста": 100, "двести": 200, "триста": 300, "четыреста": 400, "пятьсот": 500, "шестьсот": 600,
-    "семьсот": 700, "восемьсот": 800, "девятьсот": 900,
-}
-# Standalone quantity nouns, and nouns that multiply the count before them.
-_QUANT: dict[str, float] = {
-    "пара": 2, "парочка": 2, "полсотня": 50, "полсотни": 50, "полтинник": 50, "дюжина": 12, "десяток": 10,
-    "сотня": 100, "полтора": 1.5, "полторы": 1.5, "полтораста": 150, "тысяча": 1000,
-}
-_MULT: dict[str, int] = {"десяток": 10, "сотня": 100, "тысяча": 1000}
-
 # One-letter Russian prepositions typed in Latin («s chelovekom», «v oblake», «k pyatnice»).
 _LATIN_PREPOSITIONS: frozenset[str] = frozenset("svkiuoy")
 
@@ -108,24 +90,6 @@ _WORD_RE = re.compile(r"[a-zа-яё0-9]+(?:['’][a-zа-яё]+)*", re.IGNORECASE
 _EMAIL_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
 _LATIN_RE = re.compile(r"^[a-z']+$")
 _CYR_RE = re.compile(r"^[а-яё]+$")
-
-
-@lru_cache(maxsize=1)
-def morph() -> Any:
-    """The pymorphy3 analyzer, built once on first use (takes ~0.3 s)."""
-    return pymorphy3.MorphAnalyzer()
-
-
-@lru_cache(maxsize=20000)
-def parse(word: str) -> Any:
-    return morph().parse(word)[0]
-
-
-@lru_cache(maxsize=20000)
-def lemma(word: str) -> str:
-    if not _CYR_RE.match(word):
-        return word
-    return str(parse(word).normal_form)
 
 
 @lru_cache(maxsize=20000)
@@ -203,93 +167,8 @@ def fix_word(word: str) -> str:
     return w
 
 
-@lru_cache(maxsize=4096)
-def _number_value(word: str) -> tuple[str, float] | None:
-    """Classify a token as a number word: (kind, value) with kind in unit/ten/hundred/quant, else None."""
-    if word in _UNITS:
-        return ("unit", _UNITS[word])
-    if word in _TENS:
-        return ("ten", _TENS[word])
-    if word in _HUNDREDS:
-        return ("hundred", _HUNDREDS[word])
-    if word in _QUANT:
-        return ("quant", _QUANT[word])
-    if not _CYR_RE.match(word) or len(word) < 3:
-        return None
-    p = parse(word)
-    nf = str(p.normal_form)
-    if "NUMR" in p.tag or nf in _QUANT:
-        for table, kind in ((_UNITS, "unit"), (_TENS, "ten"), (_HUNDREDS, "hundred")):
-            if nf in table:
-                return (kind, table[nf])
-        if nf in _QUANT:
-            return ("quant", _QUANT[nf])
-    return None
-
-
-def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else str(v)
-
-
-def numbers_to_digits(tokens: list[str]) -> list[str]:
-    """Replace runs of number words with digits: «сто пятьдесят» → «150», «пару десятков» → «20»."""
-    out: list[str] = []
-    i = 0
-    n = len(tokens)
-    while i < n:
-        tok = tokens[i]
-        kind_val = _number_value(tok)
-        if kind_val is None:
-            out.append(tok)
-            i += 1
-            continue
-        total = 0.0
-        last_kind = ""
-        j = i
-        while j < n:
-            kv = _number_value(tokens[j])
-            if kv is None:
-                # a digit followed by a multiplier noun: «2 десятка»
-                break
-            kind, val = kv
-            nf = lemma(tokens[j])
-            if kind == "quant" and nf in _MULT and j > i:
-                total = (total or 1) * _MULT[nf]
-                last_kind = "mult"
-                j += 1
-                continue
-            if kind == "quant":
-                if j > i:
-                    break
-                total = val
-                last_kind = "quant"
-                j += 1
-                continue
-            order = {"hundred": 3, "ten": 2, "unit": 1}[kind]
-            prev = {"hundred": 3, "ten": 2, "unit": 1, "quant": 9, "mult": 9, "": 9}[last_kind]
-            if order >= prev or (last_kind == "ten" and val >= 10):
-                break
-            total += val
-            last_kind = kind
-            j += 1
-        out.append(_fmt(total))
-        i = j
-    return out
-
-
-_RANGE_RE = re.compile(r"\b(?:от\s+)?(\d+)\s*(?:-|–|—|до|или)\s*(\d+)\b(?![.,:]\d)")
 # A product name that ends in a number («Битрикс24», «bitrix 24»): the number is part of the name, not a count.
 _BRAND_NUMBER_RE = re.compile(r"\b(битрикс|bitrix)\s*-?\s*24\b")
-
-
-def collapse_ranges(text: str) -> str:
-    """«от 30 до 50» / «15-20» / «20 или 25» → upper bound."""
-
-    def repl(m: re.Match[str]) -> str:
-        a, b = int(m.group(1)), int(m.group(2))
-        return str(b) if b > a else m.group(0)
-
-    return _RANGE_RE.sub(repl, text)
 
 
 def normalize(text: str) -> str:
@@ -313,7 +192,7 @@ def normalize(text: str) -> str:
     pieces.append(t[pos:])
     out = "".join(pieces)
     out = re.sub(r"\s+", " ", out).strip()
-    return collapse_ranges(out)
+    return collapse_ranges(expand_quantities(out))
 
 
 def _merge_number_words(words: list[str], spans: list[tuple[int, int]], text: str) -> list[str]:
@@ -322,14 +201,17 @@ def _merge_number_words(words: list[str], spans: list[tuple[int, int]], text: st
     i = 0
     n = len(words)
     while i < n:
-        if _number_value(words[i]) is None:
+        if number_value(words[i]) is None:
             i += 1
             continue
         j = i + 1
         # a run may not cross punctuation other than spaces
-        while j < n and _number_value(words[j]) is not None and text[spans[j - 1][1]:spans[j][0]].strip() == "":
+        while j < n and number_value(words[j]) is not None and text[spans[j - 1][1]:spans[j][0]].strip() == "":
             j += 1
-        merged = numbers_to_digits(words[i:j])
+        if keeps_multiplier(words, i, j):
+            i = j
+            continue
+        merged = words_to_digits(words[i:j])
         # numbers_to_digits may split the run into several numbers; spread them over the slots
         for k in range(i, j):
             out[k] = ""

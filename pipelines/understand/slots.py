@@ -7,7 +7,6 @@ just asked about: then a bare answer («20», «облако», «неделя»
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import date
 from functools import lru_cache
@@ -16,7 +15,8 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from pipelines.understand.normalize import morph, parse
+from pipelines.understand.morphology import morph, parse
+from pipelines.understand.numbers import period_days
 
 # ---------------------------------------------------------------- users
 
@@ -231,118 +231,9 @@ _RELAXED = re.compile(
     r"|не торопимся|не торопи\w*|не спешим|без спешки|не к спеху|время есть|не критично по срок\w*"
     r"|(?:обычн|стандартн|нормальн)\w*\s+срок\w*|срок\w*\s+(?:обычн|стандартн)\w*|в\s+обычном\s+режиме"
 )
+# «вчера было надо», «нужно было ещё вчера»: urgent even when the dialog did not ask for the deadline
+_URGENT_ALWAYS = re.compile(r"\bвчера\s+(?:было\s+)?(?:надо|нужно)\b|\b(?:надо|нужно)\s+было\s+(?:еще\s+)?вчера\b")
 _URGENT = re.compile(r"\bсрочно\b|\basap\b|\bгорит\b|как можно (?:скорее|быстрее)|\bвчера\b|побыстрее|\bсрочн\w*")
-_PERIOD_EXCLUDE = r"(?<!\bв )(?<!\bраз в )"
-_DAYS = re.compile(
-    rf"{_PERIOD_EXCLUDE}(?<![\d.,])(\d+(?:[.,]5)?)\s*(?:рабочих\s+|календарных\s+)?(?:дн\w*|день|суток|сутки)\b"
-    r"(?!\s+назад)"
-)
-_DAYS_B = re.compile(r"\b(?:дн(?:ей|я)|суток)\s+(?:(?:за|через|около|примерно|максимум)\s+)?(\d+)\b")
-_WEEKS = re.compile(r"(?<![\d.,])(\d+(?:[.,]5)?)\s*недел\w*(?!\s+назад)")
-_WEEKS_B = re.compile(r"\bнедел(?:и|ь)\s+(?:(?:за|через|около|примерно|максимум)\s+)?(\d+(?:[.,]5)?)\b")
-_MONTHS_B = re.compile(r"\bмесяц(?:а|ев)\s+(?:(?:за|через|около|примерно|максимум)\s+)?(\d+(?:[.,]5)?)\b")
-_WEEK1 = re.compile(r"(?<!\bв )(?<!\d )(?<!кажд\w\w )\bнедел(?:я|ю|и|е|ьку|ька)\b(?!\s+назад)")
-_MONTHS = re.compile(r"(?<![\d.,])(\d+(?:[.,]5)?)\s*месяц\w*(?!\s+назад)")
-_MONTH1 = re.compile(
-    r"(?<!\bв )(?<!\d )(?<!стоит )(?<!стоить )(?<!стоят )(?<!цена )(?<!оплата )(?<!оплатить )(?<!подписка )"
-    r"\bмесяц\w*\b(?!\s+назад)(?!\s+(?:работы\s+|подписки\s+|использования\s+|доступа\s+(?:к\s+)?)?"
-    r"(?:ии\s+)?(?:юрист|аналитик|менеджер|бот|подписк|сервис|доступ|обслуживан|поддержк)\w*)|\bполгода\b|\bквартал\w*")
-_WEEKDAYS: dict[str, int] = {
-    "понедельник": 0, "вторник": 1, "сред": 2, "четверг": 3, "пятниц": 4, "суббот": 5, "воскресень": 6,
-}
-_WEEKDAY_RE = re.compile(r"\b(?:к|до|в|на)\s+(понедельник|вторник|сред|четверг|пятниц|суббот|воскресень)\w*")
-_MONTHS_GEN: dict[str, int] = {
-    "январ": 1, "феврал": 2, "март": 3, "апрел": 4, "ма": 5, "июн": 6, "июл": 7, "август": 8, "сентябр": 9,
-    "октябр": 10, "ноябр": 11, "декабр": 12,
-}
-_DATE_RE = re.compile(
-    r"\b(?:к|до|на|не позже|не позднее|дедлайн\w*|deadline|срок\w*|крайний срок|запуск\w*|старт\w*|сдача)"
-    r"\s*[:—–-]?\s+(\d{1,2})\s*(?:-?го\s+)?"
-    r"(январ|феврал|март|апрел|ма|июн|июл|август|сентябр|октябр|ноябр|декабр)[а-я]*\b"
-)
-_DOTTED_DATE_RE = re.compile(
-    r"\b(?:к|до|на|дедлайн\w*|срок\w*|крайний срок)\s*[:—–-]?\s+(\d{1,2})[./](\d{1,2})(?:[./](\d{2,4}))?\b"
-)
-_END_OF_RE = re.compile(
-    r"\b(?:к|до)\s+конц\w*\s+(недели|месяца|"
-    r"январ\w*|феврал\w*|март\w*|апрел\w*|ма[яй]\w*|июн\w*|июл\w*|август\w*|сентябр\w*|октябр\w*|ноябр\w*|декабр\w*)"
-)
-
-
-def _num(s: str) -> float:
-    return float(s.replace(",", "."))
-
-
-def _month_index(word: str) -> int | None:
-    for stem, idx in sorted(_MONTHS_GEN.items(), key=lambda kv: -len(kv[0])):
-        if word.startswith(stem):
-            return idx
-    return None
-
-
-def _next_date(today: date, month: int, day: int) -> date | None:
-    for year in (today.year, today.year + 1):
-        try:
-            d = date(year, month, day)
-        except ValueError:
-            return None
-        if d >= today:
-            return d
-    return None
-
-
-def deadline_days(t: str, today: date) -> float | None:
-    """Days until the wanted launch, from the text; None when the text names no period or date."""
-    days: list[float] = []
-    for m in _DAYS.finditer(t):
-        days.append(_num(m.group(1)))
-    for m in _DAYS_B.finditer(t):
-        days.append(float(m.group(1)))
-    for m in _WEEKS.finditer(t):
-        days.append(_num(m.group(1)) * 7)
-    for m in _WEEKS_B.finditer(t):
-        days.append(_num(m.group(1)) * 7)
-    if not days and _WEEK1.search(t):
-        days.append(7)
-    for m in _MONTHS.finditer(t):
-        days.append(_num(m.group(1)) * 30)
-    for m in _MONTHS_B.finditer(t):
-        days.append(_num(m.group(1)) * 30)
-    if not days and _MONTH1.search(t):
-        days.append(30)
-    wmatch = _WEEKDAY_RE.search(t)
-    if wmatch:
-        wd = _WEEKDAYS[wmatch.group(1)]
-        delta = (wd - today.weekday()) % 7 or 7
-        days.append(delta)
-    for m in _DATE_RE.finditer(t):
-        month = _month_index(m.group(2))
-        if month:
-            d = _next_date(today, month, int(m.group(1)))
-            if d:
-                days.append((d - today).days)
-    for m in _DOTTED_DATE_RE.finditer(t):
-        day, month = int(m.group(1)), int(m.group(2))
-        if 1 <= month <= 12:
-            d = _next_date(today, month, day)
-            if d:
-                days.append((d - today).days)
-    end = _END_OF_RE.search(t)
-    if end:
-        what = end.group(1)
-        if what.startswith("недел"):
-            days.append(6 - today.weekday() or 7)
-        else:
-            month = today.month if what.startswith("месяц") else _month_index(what)
-            if month:
-                last = calendar.monthrange(today.year, month)[1]
-                d = _next_date(today, month, last)
-                if d:
-                    days.append((d - today).days)
-    days = [d for d in days if d > 0]
-    return min(days) if days else None
-
-
 def deadline_class(days: float) -> str:
     if days <= 7:
         return "lt1w"
@@ -355,7 +246,9 @@ def deadline(t: str, expecting: str | None = None, today: date | None = None) ->
     today = today or date.today()
     if _RELAXED.search(t):
         return "standard"
-    d = deadline_days(t, today)
+    if _URGENT_ALWAYS.search(t):
+        return "lt1w"
+    d = period_days(t, today)
     if d is not None:
         return deadline_class(d)
     if expecting == "deadline" and _URGENT.search(t):
