@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -10,6 +11,12 @@ import time
 from pathlib import Path
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel kills it when the test process dies (a killed pytest leaves no worker)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class VoronkaProcess:
@@ -23,11 +30,12 @@ class VoronkaProcess:
         self.log_path = data_dir / f"{command}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, ready_text: str = "started", timeout: float = 30.0) -> VoronkaProcess:
+    def start(self, *, ready_text: str = "started", timeout: float = 90.0) -> VoronkaProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen([sys.executable, "-m", "cli", self.command, "--no-migrate"],
-                                     env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
