@@ -37,7 +37,8 @@ _NOT_USERS_UNIT = (
 )
 _NUM = r"(?<![\d.,:/])(\d+)(?![.,:/]\d)(?![-\w])"
 _FILLER_AFTER_NOUN = (
-    r"(?:(?:будет|будут|у нас|около|примерно|где-то|где то|до|всего|~|порядка|максимум|не более|сейчас|уже)\s+){0,2}"
+    r"(?:(?:будет|будут|у нас|около|примерно|где-то|где то|до|всего|~|порядка|максимум|не более|сейчас|уже"
+    r"|штук)\s+){0,2}"
 )
 
 _USERS_A = re.compile(rf"(\bне\s+)?{_NUM}\s+(?:(?!{_NOT_USERS_UNIT})[а-яa-z]+\s+)?{_USER_NOUN}")
@@ -48,7 +49,15 @@ _USERS_B = re.compile(
 _USERS_C = re.compile(
     rf"\bнас\s+(?:(?:около|примерно|всего|где-то|уже|сейчас)\s+)?{_NUM}(?!\s*(?:{_NOT_USERS_UNIT}))"
 )
-_USERS_ALONE = re.compile(r"\bя\s+(?:1|сам|сама)\s+(?:работа\w*|в компании|тут|здесь)|\bя\s+1\b(?!\s*\w)")
+_USERS_ALONE = re.compile(
+    r"\bя\s+(?:1|сам|сама)\s+(?:работа\w*|в компании|тут|здесь)|\bя\s+1\b(?!\s*\w)|(?<![\d.,])\b1\s+работаю\b"
+)
+# «8 управляющих и я», «пятеро юристов и помощник»: one more than the number named
+_PLUS_ONE = re.compile(
+    r"^\s+(?:и|плюс|\+)\s+(?:я|админ|администратор|помощник|ассистент|секретарь|директор|руководитель|бухгалтер)\b"
+)
+# «юрист на двоих сколько стоит»: a head count priced without a noun
+_USERS_ON = re.compile(r"\bна\s+(\d+)(?=\s*(?:[?,.!]|$|сколько\b))")
 _BARE_NUM = re.compile(rf"{_NUM}(?!\s*{_NOT_USERS_UNIT})")
 
 
@@ -65,7 +74,7 @@ def users(t: str, expecting: str | None = None) -> int | None:
         if m.group(2) == "1" and _PER_ONE.search(t[max(0, m.start(2) - 12):m.end(2)]) and _PRICE_WORD.search(t):
             per_unit = True  # «сколько стоит на одного пользователя»: a unit price, not a head count
             continue
-        found.append(int(m.group(2)))
+        found.append(int(m.group(2)) + (1 if _PLUS_ONE.match(t[m.end():]) else 0))
     for rx in (_USERS_B, _USERS_C):
         for m in rx.finditer(t):
             start = m.start(1)
@@ -74,6 +83,10 @@ def users(t: str, expecting: str | None = None) -> int | None:
             found.append(int(m.group(1)))
     if not found and _USERS_ALONE.search(t):
         found.append(1)
+    if not found and _PRICE_WORD.search(t):
+        on = _USERS_ON.search(t)
+        if on and on.group(1) != "1":
+            found.append(int(on.group(1)))
     if not found and expecting == "users" and not per_unit:
         bare = _BARE_NUM.search(t)
         if bare:
@@ -85,6 +98,7 @@ def users(t: str, expecting: str | None = None) -> int | None:
 # ---------------------------------------------------------------- integrations
 
 _SYSTEMS: tuple[tuple[str, str], ...] = (
+    ("1c_docs", r"\b1[сc]\s*:?\s*(?:документооборот\w*|до\b)"),
     ("1c", r"\b1[сc](?::?\s*(?:бухгалтери\w*|erp|ут|зуп|управление торговлей|розниц\w*|предприяти\w*|уна))?(?!\w)"),
     ("amocrm", r"\bamo\s?crm\b|\bamocrm\b|\bамо\s?(?:срм|црм|crm)?\b|\bamo\b|\bамоцрм\b"),
     ("bitrix", r"\bбитрикс\w*|\bbitrix\w*"),
@@ -94,6 +108,7 @@ _SYSTEMS: tuple[tuple[str, str], ...] = (
     ("telegram", r"\btelegram\w*|\bтелеграм\w*"),
     ("whatsapp", r"\bwhatsapp\w*|\bвотсап\w*|\bватсап\w*"),
     ("avito", r"\bавито\b|\bavito\b"),
+    ("vk_ads", r"\bвк\s+реклам\w*|\bvk\s+ads\b|\bреклам\w* (?:в )?(?:вк|вконтакте)\b"),
     ("vk", r"\bвк\b|\bвконтакт\w*|\bvk\b"),
     ("instagram", r"\binstagram\w*|\bинстаграм\w*"),
     ("gsheets", r"\b(?:гугл|google)\s*(?:таблиц\w*|sheets|докс|docs|шит\w*)|\bgsheets\b"),
@@ -106,11 +121,26 @@ _SYSTEMS: tuple[tuple[str, str], ...] = (
     ("crm", r"\bcrm\b|\bсрм\b|\bцрм\b|\bcrm-систем\w*"),
     ("direct", r"(?:яндекс|yandex)[\s.-]*директ\w*|\bдирект(?:а|е|ом|у)?\b"),
     ("metrica", r"(?:яндекс|yandex)[\s.-]*метрик\w*|\bметрик(?:а|у|ой|е)\b|\bgoogle analytics\b"),
-    ("vk_ads", r"\bвк\s+реклам\w*|\bvk\s+ads\b|\bреклам\w* (?:в )?(?:вк|вконтакте)\b"),
     ("megaplan", r"\bмегаплан\w*"),
     ("cian", r"\bциан\w*|\bcian\b"),
     ("domclick", r"\bдомклик\w*|\bdomclick\b"),
+    ("gcal", r"\b(?:гугл|google)[\s-]*(?:календар\w*|calendar)"),
+    ("focus", r"\bфокус\w*|\bконтур[.\s-]*фокус\w*"),
+    ("directum", r"\bdirectum\b|\bдиректум\w*"),
+    ("edo", r"\bсэд\b|\bэдо\b|\bдиадок\w*|\bdiadoc\b|\bсбис\w*|\bдокументооборот\w*"),
+    ("ad", r"\bactive directory\b|\bактив\w* директор\w*|\bldap\b"),
+    ("tms", r"\btms\b|\bтмс\b"),
+    ("wms", r"\bwms\b|\bвмс\b"),
+    ("calltracking", r"\bколл-?трекинг\w*|\bcalltracking\b|\bcall-tracking\b"),
+    ("retailcrm", r"\bretail\s?crm\b|\bритейл\s?срм\b"),
+    ("db", r"\bpostgres\w*|\bпостгрес\w*|\bclickhouse\b|\bкликхаус\w*|\bmysql\b"),
+    ("market", r"(?:яндекс|yandex)[\s.-]*маркет\w*"),
+    ("mytarget", r"\bmytarget\b|\bмайтаргет\w*"),
 )
+# Communication channels are not integrations (knowledge_base/prices/ai_manager.md, tests/data/nlu/README.md):
+# they are recognised, so that «бот на авито» is not read as a system, but never counted.
+CHANNELS: frozenset[str] = frozenset({"site", "mail", "telegram", "whatsapp", "avito", "vk", "instagram", "cian",
+                                      "domclick"})
 _SYSTEM_SKIP = re.compile(
     r"(?:по объявлени\w*|объявлени\w* на|увидел\w* на|нашел\w* на|нашла на|на вашем|ваш\w* сайт|пишу с|пишу из"
     r"|на почту|на мою почту|на почта|в почту|реклам\w* (?:в|на)|(?:пост|канал|стать\w*|видео|ролик)\w* (?:в|на)"
@@ -118,14 +148,17 @@ _SYSTEM_SKIP = re.compile(
 )
 _INTEG_COUNT = re.compile(
     rf"{_NUM}\s+(?:[а-я]+\s+)?(?:интеграц\w*|систем\w*|сервис\w*|подключени\w*|источник\w*)"
-    rf"|(?:интеграц\w*|систем\w*|источник\w*)\s+(?:(?:будет|будут|всего|около|примерно|нужно|надо|нужна|нужны)\s+)?"
+    rf"|(?:интеграц\w*|систем\w*|источник\w*)\s+"
+    rf"(?:(?:будет|будут|всего|около|примерно|нужно|надо|нужна|нужны|штук|где-то|порядка)\s+){{0,2}}"
     rf"{_NUM}(?!\s*{_NOT_USERS_UNIT})"
 )
 _INTEG_ZERO = re.compile(
     r"без интеграц\w*|интеграц\w* (?:не нужн\w*|не требу\w*|нет|никаки\w*)|ни с чем|не нужны интеграц\w*"
     r"|никаких интеграц\w*|интеграций 0|0 интеграц\w*"
 )
-_NO_ANSWER = re.compile(r"^(?:нет|не нужно|не надо|никаких|ни с чем|не нужны|0|пока нет|нет\s+не нужно)\b")
+_NO_ANSWER = re.compile(
+    r"^(?:нет|не нужно|не надо|никаких|ни с чем|не нужны|0|пока нет|пока никаких|пока ни с чем|нет\s+не нужно)\b"
+)
 
 
 @lru_cache(maxsize=1)
@@ -146,7 +179,7 @@ def named_systems(t: str, has_email: bool = False) -> list[str]:
                 continue
             if name == "crm" and ("amocrm" in found or "bitrix" in found):
                 continue
-            if name == "vk" and "vk_ads" in found:
+            if name == "edo" and ("1c_docs" in found or "directum" in found):
                 continue
             taken.append((m.start(), m.end()))
             if name not in found:
@@ -165,13 +198,14 @@ def integrations(t: str, expecting: str | None = None, has_email: bool = False) 
         return int(m.group(1) or m.group(2))
     if _INTEG_ZERO.search(t):
         return 0
+    named = named_systems(t, has_email)
+    systems = [name for name in named if name not in CHANNELS]
     if expecting == "integrations":
         if _NO_ANSWER.search(t):
             return 0
         n = _BARE_NUM.search(t)
-        if n:
+        if n and not (named and not systems):  # «две: сайт и почта» counts channels, not systems
             return int(n.group(1))
-    systems = named_systems(t, has_email)
     return len(systems) if systems else None
 
 

@@ -184,7 +184,11 @@ def test_questions_about_a_system_do_not_become_facts() -> None:
 
 def test_integrations_count_named_systems_words_and_numbers() -> None:
     assert slots("Нужно подключить 1С:Бухгалтерия и Битрикс24")["integrations"] == 2
-    assert slots("надо чтобы бот отвечал в вк, телеграм, ватсап и на сайте")["integrations"] == 4
+    # channels are not integrations (tests/data/nlu/README.md, the price list): only CRMs, 1С, telephony… count
+    assert "integrations" not in slots("надо чтобы бот отвечал в вк, телеграм, ватсап и на сайте")
+    assert slots("амо, телеграм и сайт, плюс телефония")["integrations"] == 2
+    assert slots("штук 12 систем")["integrations"] == 12
+    assert slots("десяток систем")["integrations"] == 10
     assert slots("пара интеграций")["integrations"] == 2
     assert slots("три системы надо связать")["integrations"] == 3
     assert slots("интеграций 3")["integrations"] == 3

@@ -19,7 +19,7 @@ def test_bitrix24_as_an_answer_is_one_integration_not_24(text: str) -> None:
 
 def test_bitrix24_in_a_list_counts_as_one_system() -> None:
     assert understand_offline("1С и Битрикс24", expecting="integrations").slots == {"integrations": 2}
-    assert understand_offline("нас 12, подключить Битрикс24 и сайт").slots == {"users": 12, "integrations": 2}
+    assert understand_offline("нас 12, подключить Битрикс24 и сайт").slots == {"users": 12, "integrations": 1}
 
 
 @pytest.mark.parametrize(
@@ -58,9 +58,9 @@ def test_a_name_signed_after_the_phone_number() -> None:
     assert "name" not in understand_offline("наберите 8 912 345-67-89, спасибо").slots
 
 
-def test_cian_is_a_lead_source_system() -> None:
+def test_cian_and_the_site_are_channels_not_integrations() -> None:
     u = understand_offline("заявки идут с сайта и с циана, 18 менеджеров")
-    assert u.slots["integrations"] == 2
+    assert "integrations" not in u.slots and u.slots["users"] == 18
 
 
 def test_web_studio_and_data_centre_operator_are_it() -> None:
@@ -79,7 +79,7 @@ def test_a_proposal_request_that_states_the_brief_keeps_every_slot() -> None:
     assert (u.intent, u.product, u.slots) == ("documents", "ai_lawyer", {"users": 40, "hosting": "cloud"})
     u = understand_offline("Хочу КП: ИИ-Менеджер, 40 пользователей, облако, амо и телеграм, запуск через 2 недели",
                            today=MONDAY)
-    assert u.slots == {"users": 40, "integrations": 2, "hosting": "cloud", "deadline": "lt2w"}
+    assert u.slots == {"users": 40, "integrations": 1, "hosting": "cloud", "deadline": "lt2w"}
 
 
 def test_where_to_send_the_proposal_is_not_an_integration() -> None:
@@ -150,7 +150,7 @@ def test_price_per_single_user_is_not_a_head_count() -> None:
 
 def test_not_keeping_up_with_messages_points_to_the_manager() -> None:
     u = understand_offline("нас трое, клиенты пишут в телеграм, отвечать не успеваем")
-    assert (u.intent, u.product, u.slots) == ("brief", "ai_manager", {"users": 3, "integrations": 1})
+    assert (u.intent, u.product, u.slots) == ("brief", "ai_manager", {"users": 3})
 
 
 def test_margin_points_to_the_analyst() -> None:
