@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from db.models import Brief, Conversation, Lead, Message, Quote, utcnow
 from pipelines import leads as lead_ops
+from pipelines.commands import parse_command
 from pipelines.dialog.engine import decide, expecting_slot
 from pipelines.dialog.state import DialogState
 from pipelines.dialog.types import Decision, DialogInput
@@ -30,7 +31,7 @@ from pipelines.runtime import Runtime
 from pipelines.understand.llm_refine import understand
 from pipelines.understand.offline import understand_offline
 from pipelines.understand.types import Understanding
-from voronka.vocabulary import Product
+from voronka.vocabulary import NO_PRODUCT, Product
 
 MEDIA_KINDS = ("voice", "image", "file", "video")
 
@@ -125,8 +126,16 @@ def decide_turn(deps: Runtime, session: Session, *, lead: Lead, conversation: Co
     expecting = expecting_slot(state)
     product = brief_row.data.get("product") or state.product
     usage = UsageTag(lead.id, channel=conversation.channel, buffer=[]) if deps.llm is not None else None
-    understanding = (understand_text(deps, text, product=product, expecting=expecting, usage=usage) if text
-                     else Understanding())
+    command = parse_command(text)
+    if command is not None:  # a command or a deep link is never a slot answer: the dialog answers the command
+        understanding = Understanding(product=command.product or product or NO_PRODUCT)
+        if command.name == "start" and command.payload:
+            lead_ops.record_event(session, lead_id=lead.id, kind="deep_link", channel=conversation.channel,
+                                  data={"payload": command.payload[:64], "source": command.source,
+                                        "product": command.product})
+    else:
+        understanding = (understand_text(deps, text, product=product, expecting=expecting, usage=usage) if text
+                         else Understanding())
     knowledge = retrieve(deps, session, understanding, text or "")
     rates = lead_ops.rates(session)  # read once per turn: the dialog and the LLM reply use the same price list
     history = load_history(deps, session, lead_id=lead.id, before_id=message.id,

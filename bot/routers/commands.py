@@ -1,4 +1,5 @@
-"""/start (with the site deep link ``site_<session_id>``), /help, /price, /manager, /cancel: the dialog answers them."""
+"""/start (with a deep link: ``site_<session_id>``, a source, a product), /help, /menu, /price, /manager, /cancel:
+the dialog answers them; a command is never a brief answer (pipelines/commands.py)."""
 
 from __future__ import annotations
 
@@ -21,5 +22,5 @@ def router() -> Router:
     r = Router(name="commands")
     r.message.filter(PrivateChat())
     r.message.register(on_start, CommandStart())
-    r.message.register(on_command, Command("help", "price", "manager", "cancel"))
+    r.message.register(on_command, Command("help", "menu", "price", "manager", "cancel"))
     return r

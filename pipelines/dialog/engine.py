@@ -93,7 +93,7 @@ _EXPECTING: dict[Step, Expecting | None] = {
 _AVITO_MARKUP = re.compile(r"[*_#`]")
 _FIRST_LINE_COMMAND = re.compile(r"^/([a-z]+)(@\w+)?\b")
 _INTERRUPTIONS = frozenset({"price", "product_info", "faq", "objection", "greeting", "help"})
-_COMMANDS = frozenset({"start", "help", "price", "manager", "cancel"})
+_COMMANDS = frozenset({"start", "help", "menu", "price", "manager", "cancel"})
 
 
 @dataclass
@@ -198,7 +198,7 @@ def _on_text(t: _Turn) -> None:
         intent = "human"
     elif command == "price":
         intent = "price"
-    elif command == "help":
+    elif command in ("help", "menu"):
         t.say(texts.HELP)
         intent = "help"
     elif command == "start":
@@ -219,7 +219,8 @@ def _on_text(t: _Turn) -> None:
     understood = command is not None or intent != "other" or u.confidence >= LOW_CONFIDENCE or is_ack(text)
     understood |= _take_product(t, intent, step, text)
     understood |= _take_slots(t)
-    understood |= _take_answer(t, step, text, intent)
+    if not low.startswith("/"):  # a command (even an unknown one) is never the answer to the question asked
+        understood |= _take_answer(t, step, text, intent)
 
     if step is not None and step not in t.filled and intent in _INTERRUPTIONS:
         # The client asked something instead of answering: answer, then ask the same question again.
