@@ -1,6 +1,6 @@
 """Accuracy of offline understanding on a labelled JSONL file; prints figures and the misses.
 
-    python benchmarks/nlu_accuracy.py [--file tests/data/nlu_labelled.jsonl] [--quiet]
+    python benchmarks/nlu_accuracy.py [--file tests/data/nlu_labelled.jsonl] [--quiet] [--rules-only]
 
 Files: tests/data/nlu_labelled.jsonl (the rules are tuned on it; earlier held-out sets are merged into it once
 measured), tests/data/nlu_holdout_v5.jsonl (held out, never tuned on).
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pipelines.understand import learned  # noqa: E402
 from pipelines.understand.offline import understand_offline  # noqa: E402
 from voronka.vocabulary import EMOTIONS, INTENTS, OTHER_SLOTS, PRICING_SLOTS, PRODUCT_OR_NONE  # noqa: E402
 
@@ -87,6 +88,7 @@ class Report:
     # messages answered while the bot waited for a slot («expecting» set): how many, how many fully right
     expecting_total: int = 0
     expecting_right: Counter[str] = field(default_factory=Counter)
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)  # (labelled intent, understood intent)
 
     def pct(self, key: str) -> float:
         return 100.0 * self.right[key] / self.total if self.total else 0.0
@@ -110,6 +112,7 @@ def evaluate(path: Path) -> Report:
         rep.seconds.append(time.perf_counter() - t0)
         rep.total += 1
         got = u.as_dict()
+        rep.confusion[(rec["intent"], str(got["intent"]))] += 1
         wrong: list[str] = []
         ok: dict[str, bool] = {key: got[key] == rec[key] for key in ("intent", "product", "emotion")}
         for key in ("intent", "product", "emotion"):
@@ -141,26 +144,45 @@ def evaluate(path: Path) -> Report:
     return rep
 
 
-def _warm_timings(path: Path) -> list[float]:
-    """Milliseconds per message on a second pass (caches warm), sorted."""
+def _warm_timings(path: Path, cpu: list[float] | None = None) -> list[float]:
+    """Milliseconds per message on a second pass (caches warm), sorted; ``cpu`` gets the process CPU ms (what one
+    free core would take, whatever the machine's load)."""
     out: list[float] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         rec = json.loads(line)
         today = date.fromisoformat(rec["today"]) if rec.get("today") else None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         understand_offline(rec["text"], current_product=rec.get("current_product"), expecting=rec.get("expecting"),
                            today=today)
         out.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
+    if cpu is not None:
+        cpu.sort()
     return sorted(out)
+
+
+def print_confusion(rep: Report) -> None:
+    """Intent confusion matrix: rows are the labels, columns what understanding said."""
+    short = {i: i[:5] for i in INTENTS}
+    print("  intent confusion (rows: labelled, columns: understood):")
+    print("    " + " " * 13 + "".join(f"{short[i]:>6}" for i in INTENTS))
+    for want in INTENTS:
+        row = [rep.confusion[(want, got)] for got in INTENTS]
+        if sum(row):
+            print(f"    {want:<13}" + "".join(f"{n:>6}" if n else f"{'.':>6}" for n in row))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
     ap.add_argument("--quiet", action="store_true", help="figures only, no list of misses")
+    ap.add_argument("--rules-only", action="store_true", help="the rules alone, without the learned model")
     args = ap.parse_args(argv)
+    if args.rules_only:
+        learned.ENABLED = False
     understand_offline("прогрев: юрист на 20 человек")  # build lexicons and the morph analyzer once
     rep = evaluate(args.file)
     print(f"file: {args.file} — {rep.total} messages")
@@ -180,10 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     if ms:
         print(f"  time per message: median {ms[len(ms) // 2]:.2f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.2f} ms, "
               f"max {ms[-1]:.2f} ms (first pass, caches cold for new words)")
-    warm = _warm_timings(args.file)
+    cpu: list[float] = []
+    warm = _warm_timings(args.file, cpu)
     if warm:
         print(f"  time per message, second pass: median {warm[len(warm) // 2]:.2f} ms, "
               f"p95 {warm[int(len(warm) * 0.95) - 1]:.2f} ms, max {warm[-1]:.2f} ms")
+        print(f"  CPU per message, second pass: median {cpu[len(cpu) // 2]:.2f} ms, "
+              f"p95 {cpu[int(len(cpu) * 0.95) - 1]:.2f} ms")
+    print_confusion(rep)
     if rep.misses and not args.quiet:
         print(f"misses ({len(rep.misses)}):")
         print("\n".join(rep.misses))

@@ -17,7 +17,10 @@ class Understanding:
     product: str = NO_PRODUCT  # a Product value, or NO_PRODUCT when the message names none
     emotion: Emotion = Emotion.NEUTRAL
     slots: dict[str, Any] = field(default_factory=dict)
-    confidence: float = 0.0  # 0..1, how sure the offline rules are of the intent
+    confidence: float = 0.0  # 0..1, how sure understanding is of the intent (= field_confidence["intent"])
+    # 0..1 per field ("intent", "product", "emotion"): calibrated on cross-validation (pipelines/understand/learned.py)
+    field_confidence: dict[str, float] = field(default_factory=dict)
+    language: Literal["ru", "en"] = "ru"  # "en": the client wrote in English only (pipelines/dialog answers in kind)
     source: Literal["offline", "llm"] = "offline"
 
     def as_dict(self) -> dict[str, Any]:
