@@ -170,6 +170,17 @@ def automation(session: Session, period: Period) -> dict[str, Any]:
             "rate": _ratio(automated, total)}
 
 
+def clarifications(session: Session, period: Period) -> dict[str, Any]:
+    """How often the dialog asked what the client meant instead of guessing (``clarify`` events, pipelines/turn.py),
+    against the client messages of the period."""
+    row = session.execute(sa.text("""
+        SELECT (SELECT count(*) FROM events WHERE kind = 'clarify' AND created_at >= :since AND created_at < :until)
+                   AS asked,
+               (SELECT count(*) FROM messages WHERE role = 'client' AND created_at >= :since AND created_at < :until)
+                   AS messages"""), {"since": period.since, "until": period.until}).one()
+    return {"asked": int(row.asked), "messages": int(row.messages), "rate": _ratio(int(row.asked), int(row.messages))}
+
+
 def _table_exists(session: Session, name: str) -> bool:
     return session.execute(sa.text("SELECT to_regclass(:n)"), {"n": f"public.{name}"}).scalar() is not None
 
@@ -221,4 +232,5 @@ def report(session: Session, period: Period) -> dict[str, Any]:
         "automation": automation(session, period),
         "nps": nps(session, period),
         "revenue": revenue(session, period),
+        "clarifications": clarifications(session, period),
     }

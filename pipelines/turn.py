@@ -33,6 +33,8 @@ from pipelines.understand.offline import understand_offline
 from pipelines.understand.types import Understanding
 from voronka.vocabulary import NO_PRODUCT, Product
 
+CLARIFY_EVENT = "clarify"  # the dialog asked what the client meant (the intent's confidence was too low)
+
 MEDIA_KINDS = ("voice", "image", "file", "video")
 
 
@@ -144,7 +146,7 @@ def decide_turn(deps: Runtime, session: Session, *, lead: Lead, conversation: Co
         channel=conversation.channel, text=text, callback=callback, understanding=understanding, state=state,
         brief=dict(brief_row.data), history=history, knowledge=knowledge, rates=rates,
         quotes_done=lead.quotes_done, max_quote_recalculations=settings.MAX_QUOTE_RECALCULATIONS,
-        now=datetime.now(UTC), working_hours=settings.WORKING_HOURS))
+        now=datetime.now(UTC), working_hours=settings.WORKING_HOURS, clarify_below=settings.NLU_CLARIFY_BELOW))
     if deps.llm is not None:  # the LLM rewrites a knowledge answer; the turn's LLM usage becomes events
         decision = refine_decision(deps, session, decision, ReplyInput(
             channel=conversation.channel, text=text or "", understanding=understanding, knowledge=knowledge,
@@ -180,6 +182,8 @@ def apply_decision(session: Session, *, lead: Lead, conversation: Conversation, 
         lead.chosen_package = package
     if decision.stage:
         lead_ops.advance_stage(session, lead, decision.stage, channel=conversation.channel)
+    if decision.clarified:  # counted by pipelines/analytics.clarifications
+        lead_ops.record_event(session, lead_id=lead.id, kind=CLARIFY_EVENT, channel=conversation.channel, data={})
     if decision.handoff:
         lead_ops.hand_off(session, lead, conversation, reason=str(decision.handoff.get("reason")),
                           summary=str(decision.handoff.get("summary", "")), message_id=message.id)

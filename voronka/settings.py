@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     LLM_FIRST_TOKEN_SECONDS: float = Field(3.0, gt=0)
     LLM_COOLDOWN_SECONDS: int = Field(60, ge=0)
     KB_EMBEDDER: Literal["auto", "offline", "openai"] = "auto"  # knowledge base vectors; auto = openai with a key
+    NLU_CLARIFY_BELOW: float = Field(0.45, ge=0, le=1)  # intent confidence below this: the dialog asks, not guesses
 
     # --- Avito --------------------------------------------------------------------------------
     AVITO_API_URL: str = "https://api.avito.ru"

@@ -111,6 +111,7 @@ class _Turn:
     product_set: bool = False  # the product became known this turn
     price_now: bool = False  # the client asked for the price: show it as soon as the pricing slots are known
     done: bool = False  # the reply is complete; do not advance the funnel
+    clarified: bool = False  # asked what the client means instead of guessing the intent
 
     @property
     def channel(self) -> str:
@@ -215,6 +216,13 @@ def _on_text(t: _Turn) -> None:
         _handoff(t, "negative_emotion")
         return
 
+    if u.language == "en" and command is None:
+        t.say(texts.ENGLISH_ONLY)  # the reply itself stays Russian: the managers speak Russian
+    if _unsure(t, command, first):
+        t.say(texts.CLARIFY)
+        t.clarified = True
+        return
+
     step = t.state.step
     understood = command is not None or intent != "other" or u.confidence >= LOW_CONFIDENCE or is_ack(text)
     understood |= _take_product(t, intent, step, text)
@@ -240,6 +248,13 @@ def _on_text(t: _Turn) -> None:
     _route_intent(t, intent, text)
     if not t.done:
         _advance(t)
+
+
+def _unsure(t: _Turn, command: str | None, first: bool) -> bool:
+    """The learned intent is below the threshold and nothing else was understood: asking beats guessing."""
+    u = t.inp.understanding
+    return (command is None and not first and "intent" in u.field_confidence and u.confidence < t.inp.clarify_below
+            and not u.slots and u.intent not in ("brief", "other", "greeting"))
 
 
 def _take_product(t: _Turn, intent: str, step: Any, text: str) -> bool:
@@ -823,4 +838,4 @@ def _finish(t: _Turn) -> Decision:
     stage = None if t.state.handoff and not t.handoff else _stage(t)
     t.state.expecting = expecting_slot(t.state)
     return Decision(replies=replies, state=t.state, brief=t.brief, brief_changed=t.brief != t.inp.brief,
-                    quote=t.quote, actions=t.actions, stage=stage, handoff=t.handoff)
+                    quote=t.quote, actions=t.actions, stage=stage, handoff=t.handoff, clarified=t.clarified)

@@ -90,6 +90,10 @@ SOFT_ECHO = {"industry": "сфера — {value}", "goals": "задача — {v
 # --- misunderstanding / limits ----------------------------------------------------------------------
 
 NOT_UNDERSTOOD = "Извините, не совсем понял."
+CLARIFY = "Уточните, пожалуйста, что вас интересует: стоимость, документы, звонок с менеджером или что-то другое?"
+# The one English line: to a client who writes only in English (issue 18); the rest of the reply stays Russian.
+ENGLISH_ONLY = ("Thank you for your message! I answer in Russian, and our managers speak Russian; "
+                "if Russian is difficult for you, a manager will help you personally.")
 UNKNOWN_BUTTON = "Эта кнопка уже неактуальна — давайте продолжим."
 BAD_SLOT_VALUE = "Не получилось разобрать этот вариант — давайте уточню."
 DONT_KNOW_DEFAULT: dict[str, str] = {

@@ -64,6 +64,7 @@ class DialogInput:
     max_quote_recalculations: int
     now: datetime  # aware
     working_hours: str = "10:00-19:00"  # Mon-Fri, Europe/Moscow
+    clarify_below: float = 0.0  # intent confidence under this: ask what the client means (NLU_CLARIFY_BELOW); 0 never
 
 
 @dataclass
@@ -88,3 +89,4 @@ class Decision:
     actions: list[Action] = field(default_factory=list)
     stage: str | None = None  # the lead's new stage when it advanced
     handoff: dict[str, Any] | None = None  # {"reason": HandoffReason, "summary": "<Russian text>"}
+    clarified: bool = False  # the intent was too unsure: the dialog asked what the client means (counted)
