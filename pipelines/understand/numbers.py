@@ -17,6 +17,7 @@ year, a time, «24/7», «152-ФЗ» or «1С»).
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 from datetime import date
 from functools import lru_cache
@@ -266,6 +267,12 @@ _END_OF_RE = re.compile(
 
 _HALF_YEAR_RE = re.compile(r"(?:(\d+)\s+)?\bполгода\b(?!\s+назад)")
 _END_OF_QUARTER_RE = re.compile(r"\b(?:к|до)\s+конц\w*\s+(?:этого\s+|текущего\s+)?квартал\w*")
+_DAY_OF_MONTH_RE = re.compile(r"\b(?:к|до|на)\s+(\d{1,2})\s*(?:-?(?:му|го|е)\s+)?числ\w*")
+_MID_MONTH_RE = re.compile(
+    r"\b(?:к|до|в)\s+середин\w*\s+(январ\w*|феврал\w*|март\w*|апрел\w*|ма[яй]\w*|июн\w*|июл\w*|август\w*"
+    r"|сентябр\w*|октябр\w*|ноябр\w*|декабр\w*)"
+)
+_TOMORROW_RE = re.compile(r"\b(?:к|до|на)\s+(?:завтрашн\w*|завтра|послезавтра)\b|\bк\s+утру\b")
 _NEW_YEAR_RE = re.compile(r"\b(?:к|до|перед)\s+(?:самым\s+)?нов(?:ому|ого|ым)\s+год\w*")
 
 
@@ -318,6 +325,21 @@ def period_days(t: str, today: date) -> float | None:
     if _END_OF_QUARTER_RE.search(t):
         last_month = (today.month - 1) // 3 * 3 + 3
         days.append((date(today.year, last_month, calendar.monthrange(today.year, last_month)[1]) - today).days)
+    for m in _DAY_OF_MONTH_RE.finditer(t):
+        day = int(m.group(1))
+        if 1 <= day <= 31:
+            m_no, year = (today.month, today.year) if day >= today.day else (today.month % 12 + 1,
+                                                                            today.year + (today.month == 12))
+            with contextlib.suppress(ValueError):  # «к 31 числу» in a 30-day month
+                days.append((date(year, m_no, day) - today).days)
+    for m in _MID_MONTH_RE.finditer(t):
+        month = _month_index(m.group(1))
+        if month:
+            d = _next_date(today, month, 15)
+            if d:
+                days.append((d - today).days)
+    if _TOMORROW_RE.search(t):
+        days.append(1)
     if _NEW_YEAR_RE.search(t):
         days.append((date(today.year, 12, 31) - today).days or 365)
     wmatch = _WEEKDAY_RE.search(t)

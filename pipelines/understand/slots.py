@@ -24,7 +24,7 @@ _USER_NOUN = (
     r"(?:человек\w*|чел\b|сотрудник\w*|пользовател\w*|юзер\w*|users?\b|менеджер\w*|продав\w*|оператор\w*"
     r"|юрист\w*|аналитик\w*|администратор\w*|админ\w*|куратор\w*|диспетчер\w*|руководител\w*|специалист\w*"
     r"|работник\w*|лицензи\w*|консультант\w*|бухгалтер\w*|агент\w*|риелтор\w*|риэлтор\w*|врач\w*|логист\w*"
-    r"|маркетолог\w*|рекрутер\w*|мастер(?:ов|а)\b|преподавател\w*|учител\w*|кассир\w*|сотрудниц\w*|управляющ\w*"
+    r"|маркетолог\w*|фармацевт\w*|провизор\w*|рекрутер\w*|мастер(?:ов|а)\b|преподавател\w*|учител\w*|кассир\w*|сотрудниц\w*|управляющ\w*"
     r"|продажник\w*|персонал\w*|сотрудник\w*|инженер\w*|разработчик\w*|программист\w*|юрисконсульт\w*"
     r"|рабочих мест\w*|аккаунт\w*|учетн\w+ запис\w*|душ\b)"
 )
@@ -56,9 +56,25 @@ _USERS_ALONE = re.compile(
 _PLUS_ONE = re.compile(
     r"^\s+(?:и|плюс|\+)\s+(?:я|админ|администратор|помощник|ассистент|секретарь|директор|руководитель|бухгалтер)\b"
 )
+# «пользоваться будут только 4»: the users named after this win over the head count before it
+_USERS_WILL = re.compile(r"\b(?:пользоваться|работать|работа\w+)\s+(?:\w+\s+)?будут\b")
+# «это я и ещё двое», «менеджеры (их 6)»
+_USERS_ME_AND = re.compile(r"\bя\s+и\s+(?:еще\s+)?(\d+)\b(?!\s*(?:дн|недел|месяц|час|раз))")
+_USERS_THEIR = re.compile(rf"{_USER_NOUN}\s*\(их\s+(\d+)\)")
 # «юрист на двоих сколько стоит»: a head count priced without a noun
 _USERS_ON = re.compile(r"\bна\s+(\d+)(?=\s*(?:[?,.!]|$|сколько\b))")
 _BARE_NUM = re.compile(rf"{_NUM}(?!\s*{_NOT_USERS_UNIT})")
+_YEAR_BEFORE = re.compile(r"\b(?:в|к|до|с|на)\s+$")
+
+
+def _bare_count(t: str) -> int | None:
+    """The first bare number of an answer, unless it is a year («запуск в 2026»)."""
+    for m in _BARE_NUM.finditer(t):
+        value = int(m.group(1))
+        if 1900 <= value <= 2099 and _YEAR_BEFORE.search(t[max(0, m.start(1) - 4):m.start(1)]):
+            continue
+        return value
+    return None
 
 
 _PER_ONE = re.compile(r"(?:\bза|\bна|\bс)\s+1$")
@@ -66,6 +82,12 @@ _PRICE_WORD = re.compile(r"сколько|\bстои|\bцен[аеуы]\b|\bст
 
 
 def users(t: str, expecting: str | None = None) -> int | None:
+    will = _USERS_WILL.search(t)
+    if will:
+        rest = t[will.end():]
+        later = None if _USERS_WILL.search(rest) else users(rest, "users")
+        if later is not None:
+            return later
     found: list[int] = []
     per_unit = False
     for m in _USERS_A.finditer(t):
@@ -81,6 +103,12 @@ def users(t: str, expecting: str | None = None) -> int | None:
             if t[max(0, start - 3):start] == "не ":
                 continue
             found.append(int(m.group(1)))
+    for m in _USERS_THEIR.finditer(t):
+        found.append(int(m.group(1)))
+    if not found:
+        me_and = _USERS_ME_AND.search(t)
+        if me_and:
+            found.append(int(me_and.group(1)) + 1)
     if not found and _USERS_ALONE.search(t):
         found.append(1)
     if not found and _PRICE_WORD.search(t):
@@ -88,9 +116,9 @@ def users(t: str, expecting: str | None = None) -> int | None:
         if on and on.group(1) != "1":
             found.append(int(on.group(1)))
     if not found and expecting == "users" and not per_unit:
-        bare = _BARE_NUM.search(t)
-        if bare:
-            found.append(int(bare.group(1)))
+        bare = _bare_count(t)
+        if bare is not None:
+            found.append(bare)
     found = [v for v in found if 0 < v < 1_000_000]
     return max(found) if found else None
 
@@ -127,13 +155,15 @@ _SYSTEMS: tuple[tuple[str, str], ...] = (
     ("gcal", r"\b(?:гугл|google)[\s-]*(?:календар\w*|calendar)"),
     ("focus", r"\bфокус\w*|\bконтур[.\s-]*фокус\w*"),
     ("directum", r"\bdirectum\b|\bдиректум\w*"),
-    ("edo", r"\bсэд\b|\bэдо\b|\bдиадок\w*|\bdiadoc\b|\bсбис\w*|\bдокументооборот\w*"),
-    ("ad", r"\bactive directory\b|\bактив\w* директор\w*|\bldap\b"),
+    ("edo", r"\bсэд\b|\bэдо\b|\bдокументооборот\w*"),
+    ("diadoc", r"\bдиадок\w*|\bdiadoc\b|\bсбис\w*"),
+    ("ad", r"\bactive directory\b|\bацтиве дирецтор\w*|\bактив\w* директор\w*|\bldap\b|\bлдап\b"),
     ("tms", r"\btms\b|\bтмс\b"),
     ("wms", r"\bwms\b|\bвмс\b"),
     ("calltracking", r"\bколл-?трекинг\w*|\bcalltracking\b|\bcall-tracking\b"),
     ("retailcrm", r"\bretail\s?crm\b|\bритейл\s?срм\b"),
-    ("db", r"\bpostgres\w*|\bпостгрес\w*|\bclickhouse\b|\bкликхаус\w*|\bmysql\b"),
+    ("db", r"\bpostgres\w*|\bпостгрес\w*|\bclickhouse\b|\bкликхаус\w*|\bцлицхоусе\b|\bmysql\b"),
+    ("excel", r"(?<!\bв )\bexcel\b|(?<!\bв )\bэксел\w*"),
     ("market", r"(?:яндекс|yandex)[\s.-]*маркет\w*"),
     ("mytarget", r"\bmytarget\b|\bмайтаргет\w*"),
 )
@@ -203,9 +233,9 @@ def integrations(t: str, expecting: str | None = None, has_email: bool = False) 
     if expecting == "integrations":
         if _NO_ANSWER.search(t):
             return 0
-        n = _BARE_NUM.search(t)
-        if n and not (named and not systems):  # «две: сайт и почта» counts channels, not systems
-            return int(n.group(1))
+        n = _bare_count(t)
+        if n is not None and not (named and not systems):  # «две: сайт и почта» counts channels, not systems
+            return n
     return len(systems) if systems else None
 
 

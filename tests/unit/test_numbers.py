@@ -137,3 +137,39 @@ def test_period_days(text: str, days: float | None) -> None:
 
 def test_a_date_already_past_this_year_is_next_year() -> None:
     assert period_days(normalize("до 1 марта"), TODAY) == 364
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting", "slot", "value"),
+    [
+        ("стоимость для полторы тысячи сотрудников какая будет?", None, "users", 1500),
+        ("а на 1,5к пользователей сколько выйдет", None, "users", 1500),
+        ("человек 30–40 будут работать", "users", "users", 40),
+        ("около сотни менеджеров", None, "users", 100),
+        ("менеджеров 10, но пользоваться будут только 4", None, "users", 4),
+        ("8 управляющих и я", "users", "users", 9),
+        ("систем штук 12, все надо подружить с аналитиком", None, "integrations", 12),
+        ("пара интеграций", "integrations", "integrations", 2),
+        ("десяток систем", None, "integrations", 10),
+        ("амо и телеграм", "integrations", "integrations", 1),
+        ("к концу квартала надо запуститься", "deadline", "deadline", "lt1w"),
+        ("через полгода", "deadline", "deadline", "standard"),
+        ("вчера было надо", None, "deadline", "lt1w"),
+    ],
+)
+def test_slots_read_the_numbers(text: str, expecting: str | None, slot: str, value: object) -> None:
+    from pipelines.understand.offline import understand_offline
+
+    assert understand_offline(text, expecting=expecting, today=date(2026, 3, 27)).slots.get(slot) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["бюджет 150 тысяч рублей", "запуск в 2026", "созвон в 15:00", "поддержка 24/7", "соблюдаете 152-ФЗ?",
+     "у нас 1С", "звоните +7 912 345-67-89"],
+)
+def test_numbers_that_are_not_head_counts(text: str) -> None:
+    from pipelines.understand.offline import understand_offline
+
+    assert "users" not in understand_offline(text, expecting="users").slots
+    assert understand_offline(text).slots.get("integrations") in (None, 1)  # «1С» is one system, never 1 + 1
