@@ -1,21 +1,70 @@
-"""Button callback data: one aiogram ``CallbackData`` factory per kind of button, the same on every channel.
+"""Button callback data: one ``ButtonData`` factory per kind of button, the same on every channel.
 
 Telegram carries it as ``callback_data`` (ASCII, at most 64 bytes); the site widget posts it back as
 ``{"callback": ...}``; Avito has no buttons (``pipelines.integrate.callbacks.callback_for_text`` maps words to it).
 ``Factory(...).pack()`` writes it, ``parse_callback`` reads it — including every string an older release has already
 sent to clients (a button in an old Telegram message must keep working): the formats below are exactly those strings,
 and the one that used to carry ``:`` inside a value (``slot_pick:<ISO datetime>``) is still read.
+
+``ButtonData`` packs exactly as aiogram's ``CallbackData`` does (``prefix:value:value``, None as "", bools as 0/1),
+without importing aiogram: aiogram's types cost seconds of CPU and ~130 MB at import, and the web receiver and the
+workers read buttons without ever talking to Telegram. The bot's ``Buttons`` filter routes updates by these classes.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeGuard
+from enum import Enum
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeGuard
 
 import pydantic
-from aiogram.filters.callback_data import CallbackData
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 
 MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data; the site accepts the same
+SEPARATOR = ":"
+
+
+class ButtonData(BaseModel):
+    """A kind of button: ``class Book(ButtonData, prefix="book")``; ``pack()`` writes it, ``unpack()`` reads it."""
+
+    __prefix__: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        prefix = kwargs.pop("prefix", None)
+        if not prefix or SEPARATOR in prefix:
+            raise ValueError(f"{cls.__name__}: a prefix without {SEPARATOR!r} is required")
+        cls.__prefix__ = prefix
+        super().__init_subclass__(**kwargs)
+
+    @staticmethod
+    def _encode(key: str, value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, Enum):
+            value = value.value
+        if isinstance(value, bool):
+            return str(int(value))
+        if isinstance(value, (int, str, float)):
+            text = str(value)
+            if SEPARATOR in text:
+                raise ValueError(f"{SEPARATOR!r} cannot be used in value {key}={text!r}")
+            return text
+        raise ValueError(f"{key}={value!r} cannot be packed into callback data")
+
+    def pack(self) -> str:
+        data = SEPARATOR.join([self.__prefix__, *(self._encode(k, v) for k, v in self.model_dump().items())])
+        if len(data.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data longer than {MAX_CALLBACK_BYTES} bytes: {data!r}")
+        return data
+
+    @classmethod
+    def unpack(cls, value: str) -> Self:
+        prefix, *parts = value.split(SEPARATOR)
+        names = list(cls.model_fields)
+        if len(parts) != len(names):
+            raise TypeError(f"{cls.__name__} takes {len(names)} values, {len(parts)} given")
+        if prefix != cls.__prefix__:
+            raise ValueError(f"bad prefix {prefix!r} (expected {cls.__prefix__!r})")
+        return cls(**dict(zip(names, parts, strict=True)))
 
 
 def _row_id(value: object) -> object:
@@ -29,43 +78,43 @@ RowId = Annotated[int, BeforeValidator(_row_id)]
 
 
 # --- the dialog's buttons ------------------------------------------------------------------------------------------
-class Human(CallbackData, prefix="human"):
+class Human(ButtonData, prefix="human"):
     """«Позвать менеджера»."""
 
 
-class Restart(CallbackData, prefix="restart"):
+class Restart(ButtonData, prefix="restart"):
     """«Начать заново»."""
 
 
-class Book(CallbackData, prefix="book"):
+class Book(ButtonData, prefix="book"):
     """«Записаться на консультацию»."""
 
 
-class ProductChoice(CallbackData, prefix="product"):
+class ProductChoice(ButtonData, prefix="product"):
     code: str
 
 
-class SlotAnswer(CallbackData, prefix="slot"):
+class SlotAnswer(ButtonData, prefix="slot"):
     """An answer to a brief question: ``slot:users:50``, ``slot:contacts:skip``."""
 
     name: str
     value: str
 
 
-class PackageChoice(CallbackData, prefix="package"):
+class PackageChoice(ButtonData, prefix="package"):
     code: str
 
 
-class DocumentRequest(CallbackData, prefix="doc"):
+class DocumentRequest(ButtonData, prefix="doc"):
     kind: str
 
 
-class PayPackage(CallbackData, prefix="pay"):
+class PayPackage(ButtonData, prefix="pay"):
     package: str
 
 
 # --- the deals feature's buttons -----------------------------------------------------------------------------------
-class SlotPick(CallbackData, prefix="slot_pick"):
+class SlotPick(ButtonData, prefix="slot_pick"):
     """A consultation slot: an ISO datetime without ``:`` (``20261203T100000+0300``) or the 1-based index of the
     offered slots. Older messages carry the extended ISO form (``2026-12-03T10:00:00+03:00``); ``parse_callback``
     still reads it."""
@@ -73,36 +122,36 @@ class SlotPick(CallbackData, prefix="slot_pick"):
     at: str
 
 
-class SlotOther(CallbackData, prefix="slot_other"):
+class SlotOther(ButtonData, prefix="slot_other"):
     """«Другое время»."""
 
 
-class BookingChange(CallbackData, prefix="booking"):
+class BookingChange(ButtonData, prefix="booking"):
     action: Literal["cancel", "move"]
     booking_id: RowId
 
 
-class PaymentRenew(CallbackData, prefix="pay_new"):
+class PaymentRenew(ButtonData, prefix="pay_new"):
     payment_id: RowId
 
 
-class NpsScore(CallbackData, prefix="nps"):
+class NpsScore(ButtonData, prefix="nps"):
     score: RowId
 
 
 # --- the managers' chat ---------------------------------------------------------------------------------------------
-class ManagerAction(CallbackData, prefix="mgr"):
+class ManagerAction(ButtonData, prefix="mgr"):
     """«Взять диалог» (``mgr:take:<lead_id>``) / «Вернуть боту» (``mgr:back:<lead_id>``)."""
 
     action: Literal["take", "back"]
     lead_id: RowId
 
 
-FACTORIES: tuple[type[CallbackData], ...] = (
+FACTORIES: tuple[type[ButtonData], ...] = (
     Human, Restart, Book, ProductChoice, SlotAnswer, PackageChoice, DocumentRequest, PayPackage,
     SlotPick, SlotOther, BookingChange, PaymentRenew, NpsScore, ManagerAction,
 )
-_BY_PREFIX: dict[str, type[CallbackData]] = {f.__prefix__: f for f in FACTORIES}
+_BY_PREFIX: dict[str, type[ButtonData]] = {f.__prefix__: f for f in FACTORIES}
 
 
 def slot_pick_value(start_iso: str) -> str:
@@ -110,7 +159,7 @@ def slot_pick_value(start_iso: str) -> str:
     return start_iso.replace("-", "", 2).replace(":", "")
 
 
-def parse_callback(data: str | None) -> CallbackData | None:
+def parse_callback(data: str | None) -> ButtonData | None:
     """The button a callback string stands for, or None (not one of ours, or malformed)."""
     if not data:
         return None

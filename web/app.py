@@ -16,7 +16,7 @@ from db.engine import make_async_engine, make_engine
 from voronka import paths
 from voronka.settings import Settings
 from web import keys
-from web.admin.auth import LoginGuard
+from web.admin.auth import LOGIN_GUARD, LoginGuard
 from web.cors import cors_middleware
 from web.longpoll import SiteNotifier
 from web.middlewares import errors_middleware, security_headers_middleware
@@ -75,7 +75,7 @@ def setup_resources(app: web.Application, broker: dramatiq.Broker | None) -> Non
         client = Redis.from_url(app[keys.URLS].redis)
         app[keys.REDIS] = client
         app[RATE_LIMITER] = SlidingWindowLimiter(client, limit=settings.RATE_LIMIT_PER_MINUTE)
-        app[keys.LOGIN_GUARD] = LoginGuard(client, max_failures=settings.ADMIN_LOGIN_MAX_FAILURES,
+        app[LOGIN_GUARD] = LoginGuard(client, max_failures=settings.ADMIN_LOGIN_MAX_FAILURES,
                                            window_seconds=settings.ADMIN_LOGIN_WINDOW_MINUTES * 60)
         notifier = SiteNotifier(client)
         app[keys.NOTIFIER] = notifier

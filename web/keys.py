@@ -1,5 +1,6 @@
 """Typed keys of the objects the web app shares: one ``web.AppKey`` per thing, each set once (in ``create_app`` or
-the cleanup context that opens it). The rate limiter's key lives beside it in ``web.ratelimit``."""
+the cleanup context that opens it). The rate limiter's key lives beside it in ``web.ratelimit``, the admin login
+guard's in ``web.admin.auth`` (so the admin package depends on these keys, never the other way round)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import dramatiq
-from aiogram import Bot, Dispatcher
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy import Engine
@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.rate_table import RateTable
 from voronka.settings import Settings
-from web.admin.auth import LoginGuard
 from web.longpoll import SiteNotifier
 from workers.enqueue import DramatiqEnqueuer
 
@@ -57,12 +56,12 @@ class KnowledgeBaseFolder:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-@dataclass(frozen=True)
-class TelegramWebhook:
-    """The bot and dispatcher the Telegram webhook feeds (present only when TELEGRAM_BOT_TOKEN is set)."""
+class TelegramFeed(Protocol):
+    """What the Telegram webhook feeds updates to (``bot.webhook.WebhookFeed``; present only with a bot token)."""
 
-    bot: Bot
-    dispatcher: Dispatcher
+    async def feed(self, body: dict[str, Any]) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -73,8 +72,7 @@ REDIS = web.AppKey("redis", Redis)
 BROKER = web.AppKey("broker", dramatiq.Broker)
 ENQUEUER = web.AppKey("enqueuer", DramatiqEnqueuer)  # non-blocking enqueue for handlers
 NOTIFIER = web.AppKey("notifier", SiteNotifier)
-LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 RATES: web.AppKey[Cached[RateTable]] = web.AppKey("rates", Cached)  # the quote API's price list
 METRICS_DB: web.AppKey[Cached[dict[str, Any]]] = web.AppKey("metrics_db", Cached)  # the scrape's database part
 KNOWLEDGE_BASE = web.AppKey("knowledge_base", KnowledgeBaseFolder)
-TELEGRAM = web.AppKey("telegram", TelegramWebhook)
+TELEGRAM = web.AppKey("telegram", TelegramFeed)

@@ -6,9 +6,8 @@ from typing import Any
 
 from aiogram import types
 from aiogram.filters import Filter
-from aiogram.filters.callback_data import CallbackData
 
-from pipelines.buttons import parse_callback
+from pipelines.buttons import ButtonData, parse_callback
 
 
 def _chat_of(event: Any) -> Any:
@@ -35,7 +34,7 @@ class ManagersChat(Filter):
 class Buttons(Filter):
     """A button whose callback data is one of these ``pipelines.buttons`` factories (old formats included)."""
 
-    def __init__(self, *factories: type[CallbackData]) -> None:
+    def __init__(self, *factories: type[ButtonData]) -> None:
         self.factories = factories
 
     async def __call__(self, query: types.CallbackQuery) -> bool:

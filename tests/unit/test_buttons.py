@@ -3,7 +3,9 @@ the site; every string an older release already sent still parses and reaches th
 
 from __future__ import annotations
 
-from typing import Any
+import subprocess
+import sys
+from typing import Any, cast
 
 import pytest
 from aiogram import Bot
@@ -12,8 +14,10 @@ from aiogram.types import Update
 
 from bot.dispatcher import build_dispatcher
 from pipelines.buttons import (
+    FACTORIES,
     Book,
     BookingChange,
+    ButtonData,
     DocumentRequest,
     Human,
     ManagerAction,
@@ -35,7 +39,7 @@ from tests.support.channels import tg_callback
 from voronka.settings import Settings
 
 # Strings in messages already sent to clients (Telegram keeps them in old messages' keyboards).
-SENT_BEFORE: list[tuple[str, CallbackData]] = [
+SENT_BEFORE: list[tuple[str, ButtonData]] = [
     ("human", Human()),
     ("restart", Restart()),
     ("book", Book()),
@@ -59,7 +63,7 @@ OLD_SLOT_PICK = "slot_pick:2026-12-03T10:00:00+03:00"  # the extended ISO form, 
 
 
 @pytest.mark.parametrize(("data", "expected"), SENT_BEFORE, ids=[d for d, _ in SENT_BEFORE])
-def test_every_format_already_sent_parses_and_packs_back_the_same(data: str, expected: CallbackData) -> None:
+def test_every_format_already_sent_parses_and_packs_back_the_same(data: str, expected: ButtonData) -> None:
     assert parse_callback(data) == expected
     assert expected.pack() == data
 
@@ -125,3 +129,33 @@ async def test_an_old_button_in_the_managers_chat_still_reaches_the_managers_act
     finally:
         await bot.session.close()
     assert inbox.calls == [("manager", data)]
+
+
+@pytest.mark.parametrize(("data", "button"), SENT_BEFORE)
+def test_buttons_pack_exactly_as_aiogram_callback_data_would(data: str, button: ButtonData) -> None:
+    """The same fields in an aiogram ``CallbackData`` of the same prefix give the same string, both ways."""
+    twin = cast(Any, type(f"Aiogram{type(button).__name__}", (CallbackData,), {
+        "__annotations__": {name: field.annotation for name, field in type(button).model_fields.items()},
+    }, prefix=type(button).__prefix__))
+    packed = button.pack()
+    assert twin(**button.model_dump()).pack() == packed
+    assert twin.unpack(packed).model_dump() == type(button).unpack(packed).model_dump()
+
+
+def test_every_factory_has_its_own_prefix() -> None:
+    prefixes = [factory.__prefix__ for factory in FACTORIES]
+    assert len(prefixes) == len(set(prefixes))
+
+
+def test_a_value_with_the_separator_or_too_long_is_refused() -> None:
+    with pytest.raises(ValueError):
+        SlotAnswer(name="goals", value="a:b").pack()
+    with pytest.raises(ValueError):
+        SlotAnswer(name="goals", value="x" * 80).pack()
+
+
+def test_reading_buttons_does_not_load_aiogram() -> None:
+    """The web receiver and the workers read buttons; aiogram costs seconds and ~130 MB to import."""
+    code = "import sys, pipelines.buttons, pipelines.integrate.callbacks; print('aiogram' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

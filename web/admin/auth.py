@@ -3,6 +3,7 @@ guard in Redis (after N failures within the window per user or per IP → 429 wi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from redis.asyncio import Redis
@@ -29,7 +31,12 @@ FAIL_PREFIX = "voronka:admin:fail:"
 LOCKED_MESSAGE = "Слишком много неудачных попыток входа. Попробуйте позже."
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))  # equalises timing for unknown users
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users (equal timing); made on first use, not at import."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def normalise_username(username: str) -> str:
@@ -76,7 +83,7 @@ def authenticate(session: Session, username: str, password: str) -> AdminUser | 
     name = normalise_username(username)
     user = session.exec(select(AdminUser).where(AdminUser.username == name)).first()
     if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password):
         return None
@@ -161,3 +168,6 @@ class LoginGuard:
 
     async def succeeded(self, username: str) -> None:
         await self.redis.delete(_key("user", normalise_username(username)))
+
+
+LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)

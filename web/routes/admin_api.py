@@ -32,7 +32,7 @@ from voronka.errors import NotFound, PayloadTooLarge, Unauthorized, ValidationEr
 from voronka.vocabulary import CHANNELS, PRODUCTS, RECOMMENDED_PACKAGE, STAGES, Product
 from web import keys
 from web.admin import deps
-from web.admin.auth import authenticate, issue_token
+from web.admin.auth import LOGIN_GUARD, authenticate, issue_token
 from web.admin.deps import api_auth, audit, claims_of, in_session
 from web.jsonutil import json_response
 from web.ratelimit import request_ip
@@ -72,7 +72,7 @@ def _id(request: web.Request, name: str = "id") -> int:
 
 async def login(request: web.Request, username: str, password: str) -> tuple[str, int]:
     """Check the brute-force guard, then the password. Returns (token, expires_in) or raises 401/429."""
-    guard = request.app[keys.LOGIN_GUARD]
+    guard = request.app[LOGIN_GUARD]
     ip = request_ip(request)
     await guard.check(username, ip)
 

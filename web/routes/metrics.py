@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily, Metric
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from pipelines import analytics
 from voronka import metrics
@@ -93,8 +94,6 @@ async def queue_depths(redis: Any, namespace: str = "voronka") -> list[tuple[str
 
 def db_values(engine: Any) -> dict[str, Any]:
     """Everything the scrape reads from Postgres (sync, in a thread)."""
-    from sqlmodel import Session
-
     with Session(engine) as session:
         leads = session.execute(sa.text("SELECT stage, channel, count(*) AS n FROM leads GROUP BY 1, 2")).all()
         failed = session.execute(sa.text("SELECT actor, queue, count(*) AS n FROM failed_jobs GROUP BY 1, 2")).all()

@@ -1,8 +1,8 @@
 """Telegram webhook: ``POST /api/v1/webhooks/telegram`` (header ``X-Telegram-Bot-Api-Secret-Token``).
 
-A missing or wrong secret answers 401 and stores nothing. The update is parsed with aiogram's
-``Update.model_validate`` and fed to the same Dispatcher and routers as ``voronka bot --polling``; their handlers
-persist it (unique ``u<update_id>``) and commit before we answer 200, then queue it.
+A missing or wrong secret answers 401 and stores nothing. The update goes to ``bot.webhook.WebhookFeed`` (aiogram's
+Dispatcher and routers, as ``voronka bot --polling``), whose handlers persist it (unique ``u<update_id>``) and commit
+before we answer 200, then queue it. aiogram is loaded only when a bot token is set.
 """
 
 from __future__ import annotations
@@ -11,12 +11,8 @@ import hmac
 from collections.abc import AsyncIterator
 
 import pydantic
-from aiogram.types import Update
 from aiohttp import web
 
-from bot.dispatcher import build_dispatcher
-from bot.inbox import UpdateInbox
-from integrations.telegram import make_bot
 from voronka.errors import Unauthorized
 from web import keys
 from web.jsonutil import json_response
@@ -36,10 +32,9 @@ async def telegram_update(request: web.Request) -> web.Response:
         raise Unauthorized("Неверный секрет вебхука Telegram")
     body = await read_body(request, settings.MAX_MESSAGE_LENGTH * 12 + 64 * 1024)
     try:
-        update = Update.model_validate(body, context={"bot": telegram.bot})
+        await telegram.feed(body)
     except pydantic.ValidationError:
         raise BadWebhook("Тело запроса не похоже на обновление Telegram", field=None) from None
-    await telegram.dispatcher.feed_update(telegram.bot, update)
     return json_response({"ok": True})
 
 
@@ -51,10 +46,11 @@ def setup(app: web.Application) -> None:
         if not settings.TELEGRAM_BOT_TOKEN:
             yield
             return
-        bot = make_bot(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL)
-        dp = build_dispatcher(settings, UpdateInbox(settings, app[keys.DB], app[keys.ENQUEUER]))
-        app[keys.TELEGRAM] = keys.TelegramWebhook(bot, dp)
+        from bot.webhook import build_webhook_feed  # reason: aiogram costs seconds and ~130 MB; only with a bot token
+
+        feed = build_webhook_feed(settings, app[keys.DB], app[keys.ENQUEUER])
+        app[keys.TELEGRAM] = feed
         yield
-        await bot.session.close()
+        await feed.close()
 
     app.cleanup_ctx.append(telegram)
