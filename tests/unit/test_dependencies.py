@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ["voronka", "web", "bot", "workers", "pipelines", "db", "integrations"]
+PRODUCT = ["cli", "voronka", "web", "bot", "workers", "pipelines", "db", "integrations"]
 FIRST_PARTY = set(PRODUCT) | {"templates", "knowledge_base"}
 # Declared without being imported by name: what each one is for.
 USED_WITHOUT_IMPORT = {
