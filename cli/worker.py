@@ -11,6 +11,7 @@ from loguru import logger
 from cli.process import add_process_arguments, serve, setup_process, start_operations, stop_event
 from voronka.settings import Settings
 from workers.broker import load_actors, setup_broker
+from workers.context import close as close_context
 from workers.context import configure
 from workers.heartbeat import WorkerHeartbeat
 
@@ -32,6 +33,7 @@ def run_worker(settings: Settings, *, database_url: str, redis_url: str) -> None
     stop.wait()
     logger.info("worker stopping")
     worker.stop(timeout=30_000)
+    close_context()  # the runtime's clients, sessions and async bridge
     broker.close()
     stop_ops()
 
